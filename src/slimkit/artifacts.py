@@ -1,0 +1,137 @@
+"""Model artifacts: builder + structural edits + state dict; never pickled modules.
+
+A :class:`SlimModel` is the object that flows through a recipe's stages: the ``nn.Module`` plus how
+to rebuild it (the builder name and arguments) and the list of structural edits applied since
+(channel removal, factorization...). :func:`save_artifact` stores those as plain data and tensors;
+:func:`load_artifact` rebuilds the network, replays the edits, then loads the weights with
+``torch.load(weights_only=True)``, so a file from a stranger cannot run code.
+
+A structural edit is a function ``edit(module, **params) -> module`` registered under a name with
+:func:`register_edit`; :meth:`SlimModel.apply_edit` runs it and records it.
+
+Example:
+    >>> import tempfile
+    >>> handle = SlimModel.build("lenet5", num_classes=10, input_size=(3, 32, 32))
+    >>> path = tempfile.mkdtemp() + "/model.slim.pt"
+    >>> save_artifact(handle, path)
+    >>> load_artifact(path).builder["name"]
+    'lenet5'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from slimkit import __version__
+from slimkit.engine.checkpoint import atomic_save
+from slimkit.models import build_model
+from slimkit.registry import Registry
+
+ARTIFACT_FORMAT = "slimkit.artifact/1"
+
+EditFn = Callable[..., nn.Module]
+EDITS: Registry[EditFn] = Registry("structural edit")
+
+
+def register_edit(kind: str) -> Callable[[EditFn], EditFn]:
+    """Register a structural edit ``fn(module, **params) -> module`` under ``kind``."""
+    return EDITS.register(kind)
+
+
+class ArtifactError(ValueError):
+    """A file that is not a loadable slimkit artifact; the message is one line."""
+
+
+@dataclass
+class SlimModel:
+    """A network plus the recipe to rebuild it: builder, structural edits and metadata."""
+
+    module: nn.Module
+    builder: dict[str, Any]
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        *,
+        num_classes: int,
+        input_size: tuple[int, int, int],
+        kwargs: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> SlimModel:
+        """Build a registered model (zoo, ``tv:`` or ``timm:`` name)."""
+        kwargs = dict(kwargs or {})
+        builder = {
+            "name": name,
+            "num_classes": num_classes,
+            "in_channels": input_size[0],
+            "kwargs": kwargs,
+        }
+        module = build_model(name, num_classes=num_classes, in_channels=input_size[0], **kwargs)
+        info = {"input_size": list(input_size), **(meta or {})}
+        return cls(module=module, builder=builder, meta=info)
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input image."""
+        c, h, w = self.meta["input_size"]
+        return (int(c), int(h), int(w))
+
+    def apply_edit(self, kind: str, **params: Any) -> None:
+        """Run the registered edit ``kind`` on the module and record it for replay."""
+        self.module = EDITS.get(kind)(self.module, **params)
+        self.edits.append({"kind": kind, "params": params})
+
+
+def save_artifact(handle: SlimModel, path: str | Path) -> None:
+    """Write ``handle`` as an artifact file (atomically)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in handle.module.state_dict().items()}
+    atomic_save(
+        {
+            "format": ARTIFACT_FORMAT,
+            "slimkit_version": __version__,
+            "builder": handle.builder,
+            "edits": handle.edits,
+            "meta": handle.meta,
+            "state_dict": state,
+        },
+        path,
+    )
+
+
+def load_artifact(path: str | Path) -> SlimModel:
+    """Rebuild a model from an artifact file (weights only; no code runs from the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"artifact not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (any unpickling failure means: not an artifact)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path}: not a slimkit artifact ({first})") from None
+    if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
+        raise ArtifactError(f"{path}: not a slimkit artifact (expected format {ARTIFACT_FORMAT})")
+    builder = data["builder"]
+    module = build_model(
+        builder["name"],
+        num_classes=builder["num_classes"],
+        in_channels=builder["in_channels"],
+        **builder["kwargs"],
+    )
+    handle = SlimModel(module=module, builder=builder, meta=dict(data["meta"]))
+    for edit in data["edits"]:
+        handle.apply_edit(edit["kind"], **edit["params"])
+    try:
+        handle.module.load_state_dict(data["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ArtifactError(f"{path}: weights do not fit the rebuilt model ({first})") from None
+    return handle

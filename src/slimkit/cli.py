@@ -1,0 +1,191 @@
+"""The ``slimkit`` command line.
+
+Commands::
+
+    slimkit run RECIPE [--out DIR] [--resume] [--quiet] [key=value ...]
+    slimkit validate RECIPE [key=value ...]
+    slimkit models | datasets
+    slimkit export ARTIFACT --onnx FILE
+    slimkit measure ARTIFACT [--batch-sizes 1 32] [--threads N] [--json]
+    slimkit report RUN_DIR
+
+User mistakes print one line ``slimkit: error: ...`` and exit with status 2 (no traceback; set
+``SLIMKIT_DEBUG=1`` to see one). A diverged training run exits with status 1.
+
+Example:
+    >>> main(["validate", "recipes/quickstart.yaml"])  # doctest: +SKIP
+    recipes/quickstart.yaml: ok (4 stages: train, evaluate, export, measure)
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from slimkit import __version__
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slimkit", description="Train small, fast vision models and measure them."
+    )
+    parser.add_argument("--version", action="version", version=f"slimkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a recipe")
+    run.add_argument("recipe", help="recipe YAML file")
+    run.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=1")
+    run.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars (for logs)")
+
+    validate = sub.add_parser("validate", help="check a recipe without running it")
+    validate.add_argument("recipe")
+    validate.add_argument("overrides", nargs="*")
+
+    sub.add_parser("models", help="list the model zoo")
+    sub.add_parser("datasets", help="list the datasets")
+
+    export = sub.add_parser("export", help="export a model artifact to ONNX")
+    export.add_argument("artifact", help="a .slim.pt model artifact")
+    export.add_argument("--onnx", required=True, help="output .onnx file")
+    export.add_argument("--opset", type=int, default=17)
+
+    measure = sub.add_parser("measure", help="params, MACs and latency of a model artifact")
+    measure.add_argument("artifact")
+    measure.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    measure.add_argument("--threads", type=int, default=None)
+    measure.add_argument("--repeats", type=int, default=20)
+    measure.add_argument("--json", action="store_true", help="print JSON")
+
+    report = sub.add_parser("report", help="re-render report.md and plots of a run directory")
+    report.add_argument("run_dir")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from slimkit.pipeline import run_recipe
+    from slimkit.recipes import load_recipe
+
+    if args.resume and not args.out:
+        raise ValueError("--resume needs --out DIR (the run directory to continue)")
+    recipe = load_recipe(args.recipe, args.overrides)
+    command = "slimkit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run_recipe(
+        recipe,
+        args.out,
+        resume=args.resume,
+        quiet=True if args.quiet else None,
+        command=command,
+    )
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from slimkit.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    kinds = ", ".join(s.kind for s in recipe.stages)
+    print(f"{args.recipe}: ok ({len(recipe.stages)} stages: {kinds})")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from slimkit.models import list_models
+
+    for name, description in list_models().items():
+        print(f"{name:24s} {description}")
+    print(f"{'tv:NAME':24s} any torchvision classification model (no pretrained weights)")
+    print(f"{'timm:NAME':24s} any timm model (no pretrained weights)")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from slimkit.data import list_datasets
+
+    for name, description in list_datasets().items():
+        print(f"{name:14s} {description}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from slimkit.artifacts import load_artifact
+    from slimkit.measure import export_onnx
+
+    handle = load_artifact(args.artifact)
+    result = export_onnx(handle.module, args.onnx, handle.input_size, opset=args.opset)
+    print(f"wrote {result.path} (opset {result.opset}, max abs diff vs torch {result.max_abs_diff:.2e})")
+    return 0
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from slimkit.artifacts import load_artifact
+    from slimkit.measure import measure_model
+
+    handle = load_artifact(args.artifact)
+    threads = args.threads or os.cpu_count() or 1
+    result = measure_model(
+        handle.module,
+        handle.input_size,
+        batch_sizes=args.batch_sizes,
+        threads=threads,
+        repeats=args.repeats,
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"model      {handle.builder['name']} ({len(handle.edits)} structural edits)")
+    print(f"params     {result['params']:,}")
+    print(f"MACs       {result['macs']:,}  (FLOPs = 2 x MACs)")
+    for key, ms in result.get("latency_ms", {}).items():
+        print(f"{key:10s} {ms:.3f} ms  ({threads} threads, median)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from slimkit.report import rerender
+
+    paths = rerender(args.run_dir)
+    print(f"wrote {paths['md']}")
+    return 0
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "validate": _cmd_validate,
+    "models": _cmd_models,
+    "datasets": _cmd_datasets,
+    "export": _cmd_export,
+    "measure": _cmd_measure,
+    "report": _cmd_report,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``slimkit`` console script; returns the exit status."""
+    args = _build_parser().parse_args(argv)
+    from slimkit.engine.loop import TrainingDiverged
+
+    try:
+        return _COMMANDS[args.command](args)
+    except TrainingDiverged as exc:
+        if os.environ.get("SLIMKIT_DEBUG"):
+            raise
+        print(f"slimkit: error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, KeyboardInterrupt) as exc:
+        if os.environ.get("SLIMKIT_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"slimkit: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

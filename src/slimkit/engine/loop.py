@@ -1,0 +1,315 @@
+"""The training loop: optimizer, schedule, training terms, checkpoints, DDP, evaluation.
+
+Each step runs forward, the task loss (cross-entropy with optional label smoothing) plus every
+term's ``loss``, backward, every term's ``before_step``, the optimizer step, then every term's
+``after_step(model, lr)``. At the end of each epoch the model is evaluated and a checkpoint with
+model, optimizer, step, RNG and term states is written atomically, so ``resume=True`` continues
+bit-exactly from the last finished epoch. A non-finite loss stops training with
+:class:`TrainingDiverged` and leaves the last good checkpoint in place.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from slimkit.engine.optim import OptimizerConfig, ScheduleConfig
+    >>> x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
+    >>> batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    >>> trainer = Trainer(nn.Linear(8, 2), batches, batches, epochs=2,
+    ...                   optimizer=OptimizerConfig(lr=0.1), schedule=ScheduleConfig())
+    >>> result = trainer.fit()
+    >>> result.epochs, 0.0 <= result.top1 <= 1.0
+    (2, True)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from slimkit.engine.distributed import DistInfo, barrier
+from slimkit.engine.evaluate import autocast_context, evaluate
+from slimkit.engine.metrics import MetricsLog
+from slimkit.engine.optim import (
+    LRSchedule,
+    OptimizerConfig,
+    ScheduleConfig,
+    build_optimizer,
+    set_lr,
+)
+from slimkit.engine.progress import ProgressBars
+from slimkit.engine.terms import TrainingTerm
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the message says where and which checkpoint is intact."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished training run measured."""
+
+    top1: float
+    test_loss: float
+    train_loss: float
+    epochs: int
+    steps: int
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Train ``model`` on ``train_loader``, evaluating on ``test_loader`` every epoch.
+
+    Args:
+        model: the network (already on ``device``; channels_last if wanted).
+        train_loader: yields ``(x, y)`` batches; ``set_epoch(e)`` is called when it exists.
+        test_loader: evaluation batches (this rank's shard under DDP).
+        epochs: number of epochs.
+        optimizer: optimizer settings.
+        schedule: learning-rate schedule settings.
+        label_smoothing: cross-entropy label smoothing.
+        terms: training terms (sparsity, low rank, distillation, QAT...).
+        device: where tensors go.
+        dist: rank information; with ``world_size > 1`` the model is wrapped in DDP.
+        amp: bfloat16 autocast on CUDA.
+        log_every: steps between ``metrics.jsonl`` step lines (and finiteness checks).
+        metrics: the run's metrics log (``None``: no logging).
+        bars: progress bars.
+        checkpoint_path: where the per-epoch checkpoint goes (``None``: no checkpoints).
+        stage_index: the stage's index in the recipe, written into metrics lines.
+        echo: prints one line per epoch (rank 0).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        test_loader: Iterable[tuple[torch.Tensor, torch.Tensor]] | None,
+        *,
+        epochs: int,
+        optimizer: OptimizerConfig,
+        schedule: ScheduleConfig,
+        label_smoothing: float = 0.0,
+        terms: Sequence[TrainingTerm] = (),
+        device: torch.device | str = "cpu",
+        dist: DistInfo | None = None,
+        amp: bool = False,
+        log_every: int = 20,
+        metrics: MetricsLog | None = None,
+        bars: ProgressBars | None = None,
+        checkpoint_path: str | Path | None = None,
+        stage_index: int = 0,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.train_loader = train_loader
+        self.test_loader = test_loader
+        self.epochs = epochs
+        self.terms = list(terms)
+        self.device = torch.device(device)
+        self.dist = dist or DistInfo()
+        self.amp = amp
+        self.log_every = log_every
+        self.metrics = metrics or MetricsLog(None)
+        self.bars = bars or ProgressBars(enabled=False)
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self.stage_index = stage_index
+        self.echo = echo or (lambda line: None)
+        self.label_smoothing = label_smoothing
+        self.optimizer = build_optimizer(model, optimizer)
+        self.schedule = LRSchedule(schedule, optimizer.lr, len(train_loader), epochs)  # type: ignore[arg-type]
+        self.history: list[dict[str, Any]] = []
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _save(self, epoch: int, step: int) -> None:
+        if self.checkpoint_path is None:
+            return
+        if self.dist.is_main:
+            atomic_save(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "terms": [t.state_dict() for t in self.terms],
+                    "rng": rng_state(),
+                    "epoch": epoch,
+                    "step": step,
+                    "history": self.history,
+                },
+                self.checkpoint_path,
+            )
+        barrier(self.dist)
+
+    def _restore(self) -> tuple[int, int]:
+        assert self.checkpoint_path is not None
+        state = load_checkpoint(self.checkpoint_path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if len(state["terms"]) != len(self.terms):
+            raise ValueError(
+                f"checkpoint {self.checkpoint_path} holds {len(state['terms'])} training terms, "
+                f"the recipe has {len(self.terms)}; resume with the same recipe"
+            )
+        for term, term_state in zip(self.terms, state["terms"], strict=True):
+            term.load_state_dict(term_state)
+        set_rng_state(state["rng"])
+        self.history = list(state["history"])
+        return int(state["epoch"]), int(state["step"])
+
+    # -- training ----------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Train for the configured epochs (continuing from the checkpoint when ``resume``)."""
+        start = time.perf_counter()
+        epoch, step = 0, 0
+        if resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
+            epoch, step = self._restore()
+            self.echo(f"resumed from {self.checkpoint_path} after epoch {epoch}")
+        else:
+            for term in self.terms:
+                term.on_train_start(self.model)
+        net: nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            net = DistributedDataParallel(self.model, device_ids=ids)
+        for epoch in range(epoch, self.epochs):
+            step = self._train_epoch(net, epoch, step)
+            self._save(epoch + 1, step)
+        for term in self.terms:
+            term.on_train_end(self.model)
+        last = self.history[-1] if self.history else {}
+        final = self._evaluate(self.epochs) if self.terms else None
+        top1 = final.top1 if final is not None else last.get("test_top1", float("nan"))
+        test_loss = final.loss if final is not None else last.get("test_loss", float("nan"))
+        return TrainResult(
+            top1=float(top1),
+            test_loss=float(test_loss),
+            train_loss=float(last.get("train_loss", float("nan"))),
+            epochs=self.epochs,
+            steps=step,
+            seconds=time.perf_counter() - start,
+            history=self.history,
+        )
+
+    def _evaluate(self, epoch: int):
+        if self.test_loader is None:
+            return None
+        return evaluate(
+            self.model,
+            self.test_loader,
+            device=self.device,
+            dist=self.dist,
+            amp=self.amp,
+            bars=self.bars,
+            description=f"eval {epoch}",
+        )
+
+    def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
+        value = float(loss_sum)
+        if not math.isfinite(value):
+            where = f"stage {self.stage_index} epoch {epoch + 1} step {step}"
+            kept = (
+                f"last good checkpoint: {self.checkpoint_path}"
+                if self.checkpoint_path is not None and self.checkpoint_path.is_file()
+                else "no checkpoint was written yet"
+            )
+            raise TrainingDiverged(
+                f"training diverged: loss is {value} at {where}; {kept} (lower the learning rate?)"
+            )
+
+    def _train_epoch(self, net: nn.Module, epoch: int, step: int) -> int:
+        model, optimizer = self.model, self.optimizer
+        if hasattr(self.train_loader, "set_epoch"):
+            self.train_loader.set_epoch(epoch)  # type: ignore[union-attr]
+        model.train()
+        epoch_start = time.perf_counter()
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, correct, count
+        window = torch.zeros((), dtype=torch.float64, device=self.device)
+        window_steps = 0
+        lr = self.schedule(step)
+        total = len(self.train_loader) * getattr(self.train_loader, "batch_size", 1)  # type: ignore[arg-type]
+        with self.bars.task(f"epoch {epoch + 1}/{self.epochs}", total=total) as task:
+            for x, y in self.train_loader:
+                x = x.to(self.device, non_blocking=True)
+                y = y.to(self.device, non_blocking=True)
+                lr = self.schedule(step)
+                set_lr(optimizer, lr)
+                with autocast_context(self.device, self.amp):
+                    out = net(x)
+                    loss = F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+                    for term in self.terms:
+                        extra = term.loss(model, (x, y), out)
+                        if extra is not None:
+                            loss = loss + extra
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                for term in self.terms:
+                    term.before_step(model)
+                optimizer.step()
+                for term in self.terms:
+                    term.after_step(model, lr)
+                step += 1
+                detached = loss.detach().double()
+                n = y.numel()
+                sums[0] += detached * n
+                sums[1] += (out.detach().argmax(1) == y).sum()
+                sums[2] += n
+                window += detached
+                window_steps += 1
+                if step % self.log_every == 0:
+                    self._check_finite(window, epoch, step)
+                    mean = float(window) / window_steps
+                    self.metrics.write(
+                        {
+                            "event": "step",
+                            "stage": self.stage_index,
+                            "stage_kind": "train",
+                            "epoch": epoch + 1,
+                            "step": step,
+                            "loss": mean,
+                            "lr": lr,
+                        }
+                    )
+                    task.advance(n, loss=mean, lr=lr)
+                    window.zero_()
+                    window_steps = 0
+                else:
+                    task.advance(n)
+        self._check_finite(sums[0], epoch, step)
+        train_loss, correct, count = sums.tolist()
+        seconds = time.perf_counter() - epoch_start
+        record: dict[str, Any] = {
+            "event": "epoch",
+            "stage": self.stage_index,
+            "stage_kind": "train",
+            "epoch": epoch + 1,
+            "step": step,
+            "train_loss": train_loss / max(1, count),
+            "train_top1": correct / max(1, count),
+            "lr": lr,
+            "seconds": seconds,
+            "images_per_s": count * self.dist.world_size / max(1e-9, seconds),
+        }
+        result = self._evaluate(epoch + 1)
+        if result is not None:
+            record["test_loss"] = result.loss
+            record["test_top1"] = result.top1
+        for term in self.terms:
+            record.update(term.epoch_metrics(model))
+        self.history.append(record)
+        self.metrics.write(record)
+        shown = f"test top-1 {record['test_top1']:.4f}  " if "test_top1" in record else ""
+        self.echo(
+            f"epoch {epoch + 1}/{self.epochs}  loss {record['train_loss']:.4f}  {shown}"
+            f"{record['images_per_s']:.0f} img/s  {seconds:.1f}s"
+        )
+        return step

@@ -1,0 +1,102 @@
+"""Training terms: how a method changes training (DESIGN.md, "Training terms").
+
+A term has at most three per-step hooks, called by the loop in this order each step:
+
+1. ``loss(model, batch, outputs)``: an extra loss term (or ``None``), e.g. distillation;
+2. ``before_step(model)``: edit gradients after backward, e.g. a subgradient;
+3. ``after_step(model, lr)``: change parameters after the optimizer step, e.g. a proximal map.
+
+Terms own their state (auxiliary variables, masks) and round-trip it through ``state_dict`` /
+``load_state_dict``, which the checkpoint stores. ``on_train_start``/``on_train_end`` bracket a
+train stage (e.g. copy an auxiliary variable into the weights at the end) and ``epoch_metrics``
+returns scalars logged per epoch (e.g. sparsity). The same objects work in a user's own loop:
+
+Example:
+    >>> import torch
+    >>> class L2(TrainingTerm):
+    ...     def loss(self, model, batch, outputs):
+    ...         return 1e-4 * sum((p ** 2).sum() for p in model.parameters())
+    >>> model = torch.nn.Linear(4, 2)
+    >>> terms = [L2()]
+    >>> x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    >>> out = model(x)
+    >>> loss = torch.nn.functional.cross_entropy(out, y) + sum(
+    ...     t.loss(model, (x, y), out) for t in terms)
+    >>> loss.backward()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from slimkit.config import Config
+from slimkit.registry import Registry
+
+
+class TrainingTerm:
+    """Base class with no-op hooks; subclasses override what they need."""
+
+    def on_train_start(self, model: nn.Module) -> None:
+        """Called once before the first step of a train stage (and again after a resume)."""
+
+    def loss(
+        self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], outputs: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Extra loss added to the task loss (``None``: nothing)."""
+        return None
+
+    def before_step(self, model: nn.Module) -> None:
+        """Edit gradients after backward, before the optimizer step."""
+
+    def after_step(self, model: nn.Module, lr: float) -> None:
+        """Edit parameters after the optimizer step; ``lr`` is the step's learning rate."""
+
+    def on_train_end(self, model: nn.Module) -> None:
+        """Called once after the last step of a train stage."""
+
+    def epoch_metrics(self, model: nn.Module) -> dict[str, float]:
+        """Scalars logged with each epoch (e.g. ``{"sparsity": 0.4}``)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """State saved in checkpoints (tensors and plain data only)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+class TermConfig(Config):
+    """Common fields of a training term in a recipe: the term's registered ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """A registered term: config class and a factory ``build(cfg, model) -> TrainingTerm``."""
+
+    config: type[TermConfig]
+    build: Callable[[Any, nn.Module], TrainingTerm]
+
+
+TERMS: Registry[TermSpec] = Registry("training term")
+
+
+def register_term(
+    name: str, config: type[TermConfig]
+) -> Callable[[Callable[[Any, nn.Module], TrainingTerm]], Callable[[Any, nn.Module], TrainingTerm]]:
+    """Register a term factory under ``name`` with its config class."""
+
+    def deco(
+        build: Callable[[Any, nn.Module], TrainingTerm],
+    ) -> Callable[[Any, nn.Module], TrainingTerm]:
+        TERMS.register(name)(TermSpec(config=config, build=build))
+        return build
+
+    return deco

@@ -1,0 +1,182 @@
+"""ONNX export with an ONNX Runtime parity check."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from slimkit.measure._common import (
+    check_choices,
+    check_input_size,
+    check_positive_int,
+    eval_mode,
+    flatten_tensors,
+    make_input,
+)
+from slimkit.measure.ort_session import ort_session
+
+EXPORTERS = ("torchscript", "dynamo")
+
+
+@dataclass
+class ExportResult:
+    """Outcome of :func:`export_onnx`.
+
+    Attributes:
+        path: the written ``.onnx`` file.
+        max_abs_diff: largest absolute difference between torch and ONNX Runtime outputs over
+            the checked batches.
+        opset: ONNX opset of the written file.
+        exporter: ``"torchscript"`` or ``"dynamo"``.
+    """
+
+    path: str
+    max_abs_diff: float
+    opset: int
+    exporter: str = "torchscript"
+
+
+def _export_torchscript(
+    model: nn.Module, x: torch.Tensor, path: Path, opset: int, n_out: int, dynamic: bool
+) -> None:
+    out_names = ["output"] if n_out == 1 else [f"output_{i}" for i in range(n_out)]
+    axes = {name: {0: "batch"} for name in ["input", *out_names]} if dynamic else None
+    with warnings.catch_warnings():
+        # torch >= 2.9 flags the TorchScript exporter as deprecated; it is still the fast,
+        # single-file, opset-17-capable path for the CNNs slimkit exports.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=out_names,
+            dynamic_axes=axes,
+            do_constant_folding=True,
+        )
+
+
+def _export_dynamo(
+    model: nn.Module, x: torch.Tensor, path: Path, opset: int, dynamic: bool
+) -> None:
+    shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            (x,),
+            dynamo=True,
+            opset_version=opset,
+            input_names=["input"],
+            dynamic_shapes=shapes,
+            verbose=False,
+        )
+    program.save(str(path), external_data=False)
+
+
+def _file_opset(path: Path) -> int:
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    for imp in proto.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    raise RuntimeError(f"{path}: no default-domain opset in the exported file")
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    input_size: tuple[int, int, int],
+    *,
+    opset: int = 17,
+    dynamic_batch: bool = True,
+    check_batch: int = 2,
+    tolerance: float | None = None,
+    exporter: str = "torchscript",
+) -> ExportResult:
+    """Export ``model`` to ONNX and check it against torch with ONNX Runtime (CPU).
+
+    The model is exported in eval mode (each submodule's flag restored afterwards) with one input
+    named ``input`` of shape ``(batch, C, H, W)``; with ``dynamic_batch`` the batch axis of the
+    input and of every output is symbolic, so one file serves batch 1 and batch 32. Parity is
+    measured on a seeded random input of ``check_batch`` samples (and also of 1 sample when the
+    batch is dynamic) with ORT graph optimizations enabled, as when deployed.
+
+    Exporters: ``"torchscript"`` (default; ``torch.onnx.export(dynamo=False)``: sub-second,
+    one self-contained file, any opset >= 7) or ``"dynamo"`` (``torch.export`` based; slower,
+    needs opset >= 18, so a lower request is raised to 18 and the result reports it).
+
+    Args:
+        model: the network (channels_last weights are fine; the file takes NCHW input).
+        path: destination ``.onnx`` file; parent folders are created.
+        input_size: per-sample input shape ``(C, H, W)``.
+        opset: requested ONNX opset.
+        dynamic_batch: make the batch axis symbolic.
+        check_batch: batch size of the parity check (and of the traced example input when the
+            batch is static).
+        tolerance: if given, raise ``ValueError`` when ``max_abs_diff`` exceeds it (the file
+            is kept).
+        exporter: ``"torchscript"`` or ``"dynamo"``.
+
+    Returns:
+        An :class:`ExportResult` with the path, the max absolute difference and the opset.
+
+    Example:
+        >>> import tempfile, os
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     res = export_onnx(net, os.path.join(d, "net.onnx"), (3, 8, 8))
+        >>> res.max_abs_diff < 1e-5, res.opset
+        (True, 17)
+    """
+    input_size = check_input_size(input_size)
+    check_batch = check_positive_int("check_batch", check_batch)
+    opset = check_positive_int("opset", opset, minimum=7)
+    (exporter,) = check_choices("exporter", [exporter], EXPORTERS)
+    if tolerance is not None and not tolerance >= 0:
+        raise ValueError(f"tolerance: expected a number >= 0 or None, got {tolerance!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    # Trace with batch 2 when dynamic: batch 1 invites specializations (squeeze of the batch axis).
+    trace_batch = 2 if dynamic_batch else check_batch
+    check_batches = sorted({check_batch, 1}) if dynamic_batch else [check_batch]
+    with eval_mode(model), torch.no_grad():
+        x = make_input(model, input_size, trace_batch, seed=0)
+        n_out = len(flatten_tensors(model(x)))
+        if n_out == 0:
+            raise ValueError("model: forward returned no tensors; nothing to export")
+        if exporter == "torchscript":
+            _export_torchscript(model, x, path, opset, n_out, dynamic_batch)
+        else:
+            _export_dynamo(model, x, path, max(opset, 18), dynamic_batch)
+        session = ort_session(path, threads=torch.get_num_threads())
+        input_name = session.get_inputs()[0].name
+        max_diff = 0.0
+        for b in check_batches:
+            xb = make_input(model, input_size, b, seed=1)
+            ref = [t.detach().float().cpu().numpy() for t in flatten_tensors(model(xb))]
+            got = session.run(None, {input_name: xb.cpu().contiguous().numpy()})
+            if len(got) != len(ref):
+                raise RuntimeError(
+                    f"export_onnx: ONNX model has {len(got)} outputs, torch model {len(ref)}"
+                )
+            for r, g in zip(ref, got, strict=True):
+                diff = np.abs(np.asarray(g, dtype=np.float64) - r.astype(np.float64))
+                max_diff = max(max_diff, float(diff.max()) if diff.size else 0.0)
+    result = ExportResult(str(path), max_diff, _file_opset(path), exporter)
+    if tolerance is not None and not max_diff <= tolerance:
+        raise ValueError(
+            f"tolerance: ONNX parity max_abs_diff {max_diff:.3g} exceeds tolerance "
+            f"{tolerance:.3g} ({path})"
+        )
+    return result

@@ -1,0 +1,371 @@
+"""Run a recipe: build data and model, execute the stages in order, write the run directory.
+
+A run directory holds ``recipe.yaml`` (resolved), ``metrics.jsonl``, ``checkpoints/`` (one per
+train stage, rewritten every epoch), ``stages/`` (the model after each finished stage, so
+``resume`` restarts at the first unfinished stage), ``model.slim.pt`` (the final artifact),
+``report.json``, ``report.md`` and PNG plots. Under torchrun only rank 0 writes.
+
+Example:
+    >>> import tempfile
+    >>> from slimkit.recipes import recipe_from_dict
+    >>> recipe = recipe_from_dict({"model": {"name": "lenet5"},
+    ...     "data": {"name": "digits", "subset_per_class": 10, "test_subset_per_class": 5},
+    ...     "runtime": {"quiet": True},
+    ...     "stages": [{"kind": "train", "epochs": 1}]})
+    >>> report = run_recipe(recipe, tempfile.mkdtemp(), echo=lambda line: None)
+    >>> 0.0 <= report["final"]["top1"] <= 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed
+
+from slimkit import __version__
+from slimkit.artifacts import SlimModel, load_artifact, save_artifact
+from slimkit.data import ArrayDataset, Augment, BatchLoader, DatasetSplits, load_dataset
+from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from slimkit.engine.distributed import DistInfo, barrier, init_distributed, shutdown
+from slimkit.engine.evaluate import evaluate
+from slimkit.engine.metrics import MetricsLog
+from slimkit.engine.progress import ProgressBars
+from slimkit.measure import count_macs, count_params
+from slimkit.recipes import Recipe, save_recipe
+from slimkit.report import write_report
+from slimkit.stages.base import STAGES
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used as asked (one-line message)."""
+
+
+@dataclass
+class RunContext:
+    """Everything a stage needs; stages edit ``model`` and the ``final`` figures in place."""
+
+    recipe: Recipe
+    run_dir: Path
+    model: SlimModel
+    data: DatasetSplits
+    device: torch.device
+    dist: DistInfo
+    bars: ProgressBars
+    metrics: MetricsLog
+    echo: Callable[[str], None]
+    resume: bool = False
+    stage_index: int = 0
+    top1: float | None = None
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    onnx_path: str | None = None
+    plots: list[str] = field(default_factory=list)
+
+    @property
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) for inputs: the recipe's if given, else the dataset's."""
+        cfg = self.recipe.data
+        mean = tuple(cfg.mean) if cfg.mean is not None else self.data.mean
+        std = tuple(cfg.std) if cfg.std is not None else self.data.std
+        return mean, std
+
+    def train_loader(self, seed_offset: int = 0) -> BatchLoader:
+        """This rank's training batches (shuffled, augmented, drop_last)."""
+        cfg = self.recipe.data
+        mean, std = self.normalization
+        augment = Augment(**cfg.augment.model_dump()) if cfg.augment is not None else None
+        return BatchLoader(
+            self.data.train,
+            cfg.batch_size,
+            shuffle=True,
+            augment=augment,
+            mean=mean,
+            std=std,
+            seed=self.recipe.seed + seed_offset,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+            drop_last=True,
+            channels_last=self.recipe.runtime.channels_last,
+        )
+
+    def test_loader(self) -> BatchLoader:
+        """This rank's evaluation shard of the test set (every sample on exactly one rank)."""
+        test = self.data.test
+        shard = ArrayDataset(
+            x=test.x[self.dist.rank :: self.dist.world_size],
+            y=test.y[self.dist.rank :: self.dist.world_size],
+            classes=test.classes,
+        )
+        mean, std = self.normalization
+        return BatchLoader(
+            shard,
+            self.recipe.data.eval_batch_size,
+            shuffle=False,
+            augment=None,
+            mean=mean,
+            std=std,
+            channels_last=self.recipe.runtime.channels_last,
+        )
+
+    def evaluate(self, description: str = "eval") -> float:
+        """Top-1 of the current model on the test set (all ranks)."""
+        result = evaluate(
+            self.model.module,
+            self.test_loader(),
+            device=self.device,
+            dist=self.dist,
+            amp=self.recipe.runtime.amp,
+            bars=self.bars,
+            description=description,
+        )
+        return result.top1
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the run directory."""
+        return self.run_dir.joinpath(*parts)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when available."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("runtime.device: 'cuda' was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, Python and NumPy global generators."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def default_run_dir(recipe: Recipe) -> Path:
+    """``runs/NAME-YYYYmmdd-HHMMSS`` under the current directory."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{recipe.name}-{stamp}"
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool, dist: DistInfo) -> None:
+    state = run_dir / "state.json"
+    if dist.is_main:
+        if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+            raise RunDirError(
+                f"run directory {run_dir} is not empty; pass --resume to continue it "
+                "or --out NEW_DIR to start afresh"
+            )
+        if resume and not state.is_file() and run_dir.exists() and any(run_dir.iterdir()):
+            raise RunDirError(f"--resume: {run_dir} has no state.json; it is not a slimkit run")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    barrier(dist)
+
+
+def _load_state(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "state.json"
+    return json.loads(path.read_text()) if path.is_file() else {"completed": []}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def run_recipe(
+    recipe: Recipe,
+    run_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    quiet: bool | None = None,
+    echo: Callable[[str], None] | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Run every stage of ``recipe`` and return the report dict (also written as report.json).
+
+    Args:
+        recipe: a validated recipe.
+        run_dir: output directory (default ``runs/NAME-TIMESTAMP``).
+        resume: continue an interrupted run in ``run_dir``.
+        quiet: no progress bars (default: the recipe's ``runtime.quiet``).
+        echo: where one-line progress messages go (default: stderr, rank 0 only).
+        command: the command line, recorded in the report.
+    """
+    runtime = recipe.runtime
+    if runtime.threads is not None:
+        torch.set_num_threads(runtime.threads)
+    device = resolve_device(runtime.device)
+    dist = init_distributed(device.type)
+    if device.type == "cuda" and dist.enabled:
+        device = torch.device("cuda", dist.local_rank)
+    try:
+        return _run(recipe, run_dir, resume, quiet, echo, command, device, dist)
+    finally:
+        shutdown(dist)
+
+
+def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[str, Any]:
+    started = time.perf_counter()
+    quiet = recipe.runtime.quiet if quiet is None else quiet
+    say = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    say_main = say if dist.is_main else (lambda line: None)
+    if run_dir is None:
+        chosen = [str(default_run_dir(recipe))]
+        if dist.enabled:
+            torch.distributed.broadcast_object_list(chosen, src=0)
+        run_dir = chosen[0]
+    run_dir = Path(run_dir)
+    _prepare_run_dir(run_dir, resume, dist)
+    if dist.is_main:
+        save_recipe(recipe, run_dir / "recipe.yaml")
+    seed_everything(recipe.seed)
+
+    cfg = recipe.data
+    data = load_dataset(
+        cfg.name,
+        root=cfg.root,
+        subset_per_class=cfg.subset_per_class,
+        test_subset_per_class=cfg.test_subset_per_class,
+        seed=recipe.seed,
+        download=cfg.download,
+        **cfg.kwargs,
+    )
+    handle = SlimModel.build(
+        recipe.model.name,
+        num_classes=data.num_classes,
+        input_size=data.input_size,
+        kwargs=recipe.model.kwargs,
+        meta={"dataset": data.name, "classes": data.train.classes},
+    )
+    initial = {
+        "params": count_params(handle.module),
+        "macs": count_macs(handle.module, data.input_size),
+    }
+    say_main(
+        f"slimkit {__version__}: {recipe.name}: {recipe.model.name} on {data.name} "
+        f"({len(data.train)} train / {len(data.test)} test), {initial['params']:,} params, "
+        f"{initial['macs']:,} MACs, device {device}, {torch.get_num_threads()} threads"
+        + (f", {dist.world_size} processes" if dist.enabled else "")
+    )
+
+    ctx = RunContext(
+        recipe=recipe,
+        run_dir=run_dir,
+        model=handle,
+        data=data,
+        device=device,
+        dist=dist,
+        bars=ProgressBars(enabled=dist.is_main and not quiet),
+        metrics=MetricsLog(run_dir / "metrics.jsonl" if dist.is_main else None),
+        echo=say_main,
+        resume=resume,
+    )
+    mean, std = ctx.normalization
+    handle.meta.update({"mean": list(mean), "std": list(std)})
+    state = _load_state(run_dir) if resume else {"completed": []}
+    records: list[dict[str, Any]] = [c["record"] for c in state["completed"]]
+    if records:
+        last = state["completed"][-1]
+        ctx.model = load_artifact(run_dir / last["artifact"])
+        ctx.model.meta.update(handle.meta)
+        set_rng_state(load_checkpoint(run_dir / last["rng"])["rng"])
+        ctx.top1, ctx.onnx_path = last.get("top1"), last.get("onnx")
+        ctx.latency_ms = dict(last.get("latency_ms") or {})
+        say_main(f"resuming {run_dir} after stage {len(records) - 1} ({records[-1]['kind']})")
+    _to_device(ctx)
+
+    for index in range(len(records), len(recipe.stages)):
+        stage_cfg = recipe.stages[index]
+        ctx.stage_index = index
+        label = stage_cfg.name or stage_cfg.kind
+        say_main(f"stage {index}: {label}")
+        t0 = time.perf_counter()
+        record = STAGES.get(stage_cfg.kind).run(ctx, stage_cfg)
+        record = {"kind": stage_cfg.kind, "name": label, "seconds": 0.0, **record}
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+        records.append(record)
+        _to_device(ctx)
+        _finish_stage(ctx, state, index, record)
+
+    if ctx.top1 is None:
+        ctx.top1 = ctx.evaluate("final eval")
+    final_model = run_dir / "model.slim.pt"
+    report: dict[str, Any] = {
+        "slimkit_version": __version__,
+        "recipe": recipe.to_dict(),
+        "command": command,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": {
+            "hostname": socket.gethostname(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": str(device),
+            "world_size": dist.world_size,
+        },
+        "dataset": {"name": data.name, "train_size": len(data.train), "test_size": len(data.test)},
+        "initial": initial,
+        "final": {
+            "params": count_params(ctx.model.module),
+            "macs": count_macs(ctx.model.module, data.input_size),
+            "top1": float(ctx.top1),
+            "latency_ms": ctx.latency_ms,
+        },
+        "stages": records,
+        "artifacts": {
+            "model": final_model.name,
+            "onnx": ctx.onnx_path,
+            "report_md": "report.md",
+        },
+        "plots": list(ctx.plots),
+        "total_seconds": round(time.perf_counter() - started, 3),
+    }
+    if dist.is_main:
+        save_artifact(ctx.model, final_model)
+        write_report(run_dir, report)
+        say_main(
+            f"done in {report['total_seconds']:.1f}s: top-1 {report['final']['top1']:.4f}, "
+            f"{report['final']['params']:,} params, {report['final']['macs']:,} MACs"
+        )
+        say_main(f"report: {run_dir / 'report.md'} (data: {run_dir / 'report.json'})")
+    barrier(dist)
+    return report
+
+
+def _to_device(ctx: RunContext) -> None:
+    module = ctx.model.module.to(ctx.device)
+    if ctx.recipe.runtime.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    ctx.model.module = module
+
+
+def _finish_stage(ctx: RunContext, state: dict[str, Any], index: int, record: dict) -> None:
+    """Persist the model after a finished stage so a resumed run starts at the next one."""
+    if ctx.dist.is_main:
+        artifact = f"stages/stage{index}.slim.pt"
+        rng = f"stages/stage{index}.rng.pt"
+        save_artifact(ctx.model, ctx.path(artifact))
+        atomic_save({"rng": rng_state()}, ctx.path(rng))
+        state["completed"].append(
+            {
+                "record": record,
+                "artifact": artifact,
+                "rng": rng,
+                "top1": ctx.top1,
+                "onnx": ctx.onnx_path,
+                "latency_ms": ctx.latency_ms,
+            }
+        )
+        _write_json(ctx.path("state.json"), state)
+    barrier(ctx.dist)

@@ -1,0 +1,174 @@
+"""Recipes: YAML files that name a model, data, runtime settings and a list of stages.
+
+A recipe is validated strictly (an unknown key names the nearest valid one) and can be overridden
+on the command line with dotted ``key=value`` pairs:
+
+- ``data.batch_size=64``: a top-level section's field;
+- ``train.epochs=1``: a field of every stage of kind ``train``;
+- ``stages.0.optimizer.lr=0.05``: a field of one stage, by index.
+
+Values are parsed as YAML (``1`` is an int, ``[1, 32]`` a list, ``null`` None).
+
+Example:
+    >>> recipe = recipe_from_dict({"model": {"name": "lenet5"},
+    ...                            "stages": [{"kind": "train", "epochs": 2}]},
+    ...                           overrides=["train.epochs=1"])
+    >>> recipe.stages[0].epochs
+    1
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SerializeAsAny
+
+import slimkit.stages  # noqa: F401  (registers the built-in stages)
+from slimkit.config import Config, ConfigError, validate_config
+from slimkit.registry import suggest
+from slimkit.stages.base import STAGES, StageConfig
+
+
+class ModelConfig(Config):
+    """Which network to build: a zoo name, ``tv:NAME`` or ``timm:NAME``, and its arguments."""
+
+    name: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class AugmentConfig(Config):
+    """Batched training augmentation."""
+
+    crop_padding: int = Field(4, ge=0)
+    hflip: bool = True
+
+
+class DataConfig(Config):
+    """Dataset, subset and batching."""
+
+    name: str = "digits"
+    root: str | None = None
+    download: bool = False
+    subset_per_class: int | None = Field(None, ge=1)
+    test_subset_per_class: int | None = Field(None, ge=1)
+    batch_size: int = Field(128, ge=1)
+    eval_batch_size: int = Field(512, ge=1)
+    augment: AugmentConfig | None = Field(default_factory=AugmentConfig)
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuntimeConfig(Config):
+    """Where and how the run executes."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+    channels_last: bool = True
+    amp: bool = True
+    log_every: int = Field(20, ge=1)
+    quiet: bool = False
+
+
+class Recipe(Config):
+    """A whole recipe."""
+
+    name: str = "run"
+    description: str = ""
+    seed: int = 0
+    model: ModelConfig
+    data: DataConfig = Field(default_factory=DataConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    stages: list[SerializeAsAny[StageConfig]] = Field(min_length=1)
+
+    dispatch = {"stages": (STAGES, "kind")}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved recipe as plain data (what ``recipe.yaml`` in a run directory holds)."""
+        return self.model_dump(mode="json")
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe file.
+
+    Args:
+        path: the YAML file.
+        overrides: dotted ``key=value`` strings applied before validation.
+
+    Raises:
+        ConfigError: one line naming the problem (missing file, bad YAML, bad key or value).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    return recipe_from_dict(raw, overrides)
+
+
+def recipe_from_dict(raw: Any, overrides: list[str] | None = None) -> Recipe:
+    """Validate a recipe given as a mapping (after applying ``overrides``)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"recipe: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    for item in overrides or []:
+        apply_override(raw, item)
+    recipe = validate_config(Recipe, raw)
+    assert isinstance(recipe, Recipe)
+    return recipe
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``dotted.key=value`` override to a raw recipe mapping in place."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{item}': expected KEY=VALUE, e.g. train.epochs=1")
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        value = text
+    parts = key.split(".")
+    head, rest = parts[0], parts[1:]
+    stages = raw.get("stages") or []
+    if head in Recipe.model_fields:
+        if head == "stages" and rest and rest[0].isdigit():
+            index = int(rest[0])
+            if index >= len(stages):
+                raise ConfigError(f"override '{item}': the recipe has {len(stages)} stages")
+            targets, rest = [stages[index]], rest[1:]
+        else:
+            targets, rest = [raw], parts
+    else:
+        targets = [s for s in stages if isinstance(s, dict) and s.get("kind") == head]
+        if not targets:
+            kinds = sorted({str(s.get("kind")) for s in stages if isinstance(s, dict)})
+            choices = list(Recipe.model_fields) + kinds
+            raise ConfigError(
+                f"override '{item}': '{head}' is neither a recipe section nor a stage kind "
+                f"of this recipe{suggest(head, choices)} (allowed: {', '.join(choices)})"
+            )
+    if not rest:
+        raise ConfigError(f"override '{item}': name a field inside '{head}'")
+    for target in targets:
+        node = target
+        for part in rest[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{item}': '{part}' is not a section")
+            node = child
+        node[rest[-1]] = copy.deepcopy(value)
+
+
+def save_recipe(recipe: Recipe, path: str | Path) -> None:
+    """Write the resolved recipe as YAML."""
+    Path(path).write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))

@@ -1,0 +1,79 @@
+"""The ``train`` stage: train the current model with optional training terms.
+
+Recipe form::
+
+    - kind: train
+      epochs: 30
+      optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 5.0e-4}
+      schedule: {name: cosine, warmup_epochs: 1}
+      label_smoothing: 0.0
+      terms: []          # training terms by name (sparsity, low rank, distillation, QAT...)
+
+Report fields: ``epochs``, ``steps``, ``top1`` (test top-1 after the stage), ``train_loss``,
+``test_loss``, ``images_per_s`` (mean over epochs), plus every term's last epoch metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SerializeAsAny
+
+from slimkit.engine.loop import Trainer
+from slimkit.engine.optim import OptimizerConfig, ScheduleConfig
+from slimkit.engine.terms import TERMS, TermConfig
+from slimkit.stages.base import StageConfig, register_stage
+
+
+class TrainStageConfig(StageConfig):
+    """Settings of a ``train`` stage."""
+
+    kind: Literal["train"] = "train"
+    epochs: int = Field(ge=1)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    terms: list[SerializeAsAny[TermConfig]] = Field(default_factory=list)
+
+    dispatch = {"terms": (TERMS, "name")}
+
+
+@register_stage("train", TrainStageConfig)
+def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
+    """Train ``ctx.model`` in place; return the stage's report entry."""
+    model = ctx.model.module
+    terms = [TERMS.get(t.name).build(t, model) for t in cfg.terms]
+    trainer = Trainer(
+        model,
+        ctx.train_loader(seed_offset=ctx.stage_index),
+        ctx.test_loader(),
+        epochs=cfg.epochs,
+        optimizer=cfg.optimizer,
+        schedule=cfg.schedule,
+        label_smoothing=cfg.label_smoothing,
+        terms=terms,
+        device=ctx.device,
+        dist=ctx.dist,
+        amp=ctx.recipe.runtime.amp,
+        log_every=ctx.recipe.runtime.log_every,
+        metrics=ctx.metrics,
+        bars=ctx.bars,
+        checkpoint_path=ctx.path("checkpoints", f"stage{ctx.stage_index}.pt"),
+        stage_index=ctx.stage_index,
+        echo=ctx.echo,
+    )
+    result = trainer.fit(resume=ctx.resume)
+    ctx.top1 = result.top1
+    rates = [h["images_per_s"] for h in result.history if "images_per_s" in h]
+    record: dict[str, Any] = {
+        "epochs": result.epochs,
+        "steps": result.steps,
+        "top1": result.top1,
+        "train_loss": result.train_loss,
+        "test_loss": result.test_loss,
+        "images_per_s": sum(rates) / len(rates) if rates else None,
+    }
+    last = result.history[-1] if result.history else {}
+    base = {"event", "stage", "stage_kind", "epoch", "step", "lr", "seconds", "images_per_s"}
+    record.update({k: v for k, v in last.items() if k not in base and k not in record})
+    return record
