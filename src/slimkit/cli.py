@@ -26,7 +26,6 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from slimkit import __version__
 
@@ -120,7 +119,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     handle = load_artifact(args.artifact)
     result = export_onnx(handle.module, args.onnx, handle.input_size, opset=args.opset)
-    print(f"wrote {result.path} (opset {result.opset}, max abs diff vs torch {result.max_abs_diff:.2e})")
+    print(
+        f"wrote {result.path} (opset {result.opset}, max abs diff vs torch {result.max_abs_diff:.2e})"
+    )
     return 0
 
 
@@ -169,7 +170,7 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slimkit`` console script; returns the exit status."""
-    args = _build_parser().parse_args(argv)
+    args = _build_parser().parse_intermixed_args(argv)
     from slimkit.engine.loop import TrainingDiverged
 
     try:

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,15 +160,16 @@ def default_run_dir(recipe: Recipe) -> Path:
 
 
 def _prepare_run_dir(run_dir: Path, resume: bool, dist: DistInfo) -> None:
-    state = run_dir / "state.json"
     if dist.is_main:
         if run_dir.exists() and any(run_dir.iterdir()) and not resume:
             raise RunDirError(
                 f"run directory {run_dir} is not empty; pass --resume to continue it "
                 "or --out NEW_DIR to start afresh"
             )
-        if resume and not state.is_file() and run_dir.exists() and any(run_dir.iterdir()):
-            raise RunDirError(f"--resume: {run_dir} has no state.json; it is not a slimkit run")
+        if resume and run_dir.exists() and not (run_dir / "recipe.yaml").is_file():
+            raise RunDirError(
+                f"--resume: {run_dir} has no recipe.yaml; it is not a slimkit run directory"
+            )
         run_dir.mkdir(parents=True, exist_ok=True)
     barrier(dist)
 
@@ -306,7 +307,7 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
         "slimkit_version": __version__,
         "recipe": recipe.to_dict(),
         "command": command,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": {
             "hostname": socket.gethostname(),
             "torch": torch.__version__,

@@ -57,7 +57,9 @@ def test_bad_kwarg_names_field_and_suggestion() -> None:
 def test_register_custom_dataset() -> None:
     @register_dataset("unit_toy", "toy")
     def _toy(*, root: str | None = None, download: bool = False, n: int = 4) -> DatasetSplits:
-        ds = ArrayDataset(torch.zeros(n, 1, 2, 2, dtype=torch.uint8), torch.arange(n) % 2, ["a", "b"])
+        ds = ArrayDataset(
+            torch.zeros(n, 1, 2, 2, dtype=torch.uint8), torch.arange(n) % 2, ["a", "b"]
+        )
         return DatasetSplits("unit_toy", ds, ds, 2, (0.0,), (1.0,), (1, 2, 2))
 
     try:
@@ -117,7 +119,9 @@ def test_npz_single_file_grayscale(tmp_path: Path) -> None:
     np.savez(p, x_train=x, y_train=y, x_test=x[:2], y_test=y[:2])
     s = load_dataset("npz", root=str(p))
     assert s.input_size == (1, 6, 6) and s.num_classes == 3 and s.train.classes == ["0", "1", "2"]
-    assert s.train.x.dtype == torch.uint8 and torch.equal(s.train.x[:, 0], torch.from_numpy(x).byte())
+    assert s.train.x.dtype == torch.uint8 and torch.equal(
+        s.train.x[:, 0], torch.from_numpy(x).byte()
+    )
     np.savez(p, x_train=x, y_train=y, x_test=x[:2])
     with pytest.raises(ValueError, match="y_test: key missing"):
         load_dataset("npz", root=str(p))

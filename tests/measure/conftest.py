@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 import torch
 from torch import nn
@@ -51,12 +49,6 @@ def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
 def tiny_net_cls() -> type[TinyResCatNet]:
     """The small residual/concat test network class."""
     return TinyResCatNet
-
-
-@pytest.fixture
-def with_random_bn() -> Callable[[nn.Module], nn.Module]:
-    """The :func:`randomize_bn` helper."""
-    return randomize_bn
 
 
 @pytest.fixture

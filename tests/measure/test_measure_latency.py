@@ -52,6 +52,8 @@ def test_fixed_batch_onnx_is_rejected(tiny_net: nn.Module, tmp_path: Path) -> No
 def test_bad_arguments(tiny_net: nn.Module, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="did you mean 'ort'"):
         measure_latency(tiny_net, SIZE, runtimes=("torch", "onnx"))
+    with pytest.raises(ValueError, match="did you mean 'torch'"):
+        measure_latency(tiny_net, SIZE, runtimes=("trch",))
     with pytest.raises(ValueError, match="threads"):
         measure_latency(tiny_net, SIZE, threads=0)
     with pytest.raises(ValueError, match="batch_sizes"):

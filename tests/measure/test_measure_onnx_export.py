@@ -30,7 +30,7 @@ def test_parity_bn_residual_concat_pool(tiny_net: nn.Module, tmp_path: Path) -> 
     res = export_onnx(tiny_net, tmp_path / "sub" / "net.onnx", SIZE, tolerance=1e-4)
     assert isinstance(res, ExportResult)
     assert Path(res.path).is_file() and res.opset == 17 and res.exporter == "torchscript"
-    assert 0.0 <= res.max_abs_diff <= 1e-4
+    assert 0.0 <= res.max_abs_diff <= 1e-4 and 0.0 <= res.max_rel_diff <= 1e-4
     assert tiny_net.training  # mode restored
     onnx.checker.check_model(onnx.load(res.path))
     # BN was exported with its running statistics (eval semantics), not batch statistics.
@@ -80,6 +80,23 @@ def test_tolerance_raises_but_keeps_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="tolerance"):
         export_onnx(_NoisyHead(), path, SIZE, tolerance=1e-6)
     assert path.is_file()
+
+
+class _Scaled(nn.Module):
+    def __init__(self, inner: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.inner, self.scale = inner, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x) * self.scale
+
+
+def test_relative_difference_is_scale_free(tiny_net: nn.Module, tmp_path: Path) -> None:
+    res = export_onnx(_Scaled(tiny_net, 1e7), tmp_path / "big.onnx", SIZE)
+    # Outputs of order 1e7: float32 rounding alone makes the absolute difference large...
+    assert res.max_rel_diff <= 1e-5
+    # ...and the relative one is that difference over max |output| (>= 1e5 here).
+    assert res.max_abs_diff == 0.0 or res.max_abs_diff / res.max_rel_diff >= 1e5
 
 
 def test_bad_arguments(tiny_net: nn.Module, tmp_path: Path) -> None:

@@ -7,11 +7,23 @@ import torch
 
 from slimkit.models import build_model, list_models
 
-# Too large to forward in a fast test (their parameter counts are checked instead).
-_SKIP_FORWARD = {"wrn28_10", "wrn", "wrn16_4"}
+# Every tiny variant (each family's code path) plus a few cheap full-size models; the others are
+# only built (their parameter counts are checked in test_param_counts.py) to keep this fast.
+_FORWARD = [n for n in list_models() if n.endswith("_tiny")] + [
+    "lenet5",
+    "resnet20",
+    "vgg11",
+    "wrn16_2",
+]
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if n not in _SKIP_FORWARD])
+def test_forward_list_covers_every_family() -> None:
+    assert {type(build_model(n)).__name__ for n in _FORWARD} == {
+        type(build_model(n)).__name__ for n in list_models() if n not in {"wrn", "wrn28_10"}
+    }
+
+
+@pytest.mark.parametrize("name", _FORWARD)
 def test_forward_shape(name: str) -> None:
     model = build_model(name, num_classes=7).eval()
     with torch.no_grad():
@@ -99,6 +111,7 @@ def test_bad_widths_are_one_line_errors(name: str, kwargs: dict, field: str) -> 
     with pytest.raises(ValueError, match=field) as info:
         build_model(name, **kwargs)
     assert "\n" not in str(info.value)
+    assert str(info.value).startswith(f"model {name!r}: ")
 
 
 def test_init_kaiming_and_bn() -> None:

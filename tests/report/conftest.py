@@ -32,6 +32,7 @@ def make_report() -> dict[str, Any]:
         ],
         "artifacts": {"model": "model.pt", "onnx": "model.onnx", "report_md": "report.md"},
         "created": "2025-01-01T12:00:00+00:00",
+        "total_seconds": 22.04,
         "host": {"threads": 2, "torch": "2.14.1", "device": "cpu"},
     }
 

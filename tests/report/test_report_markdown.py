@@ -16,7 +16,8 @@ def test_title_dataset_and_summary(report):
     lines = md.splitlines()
     assert lines[0] == "# slimkit report: resnet20-slimming"
     assert "**Dataset:** digits (1,437 train, 360 test images)" in md
-    assert "2025-01-01T12:00:00+00:00" in md and "threads 2" in md
+    assert lines[2].startswith("2025-01-01T12:00:00+00:00 · total 22.0 s · slimkit 0.1.0 · ")
+    assert "threads 2" in lines[2]
     # 272,474 -> 0.2725 M; 120,000 -> 0.12 M; ratio 0.4404 -> -56.0 %, 2.27x smaller
     assert _rows(md, "params") == ["| params | 0.2725 M | 0.12 M | -56.0 % (2.27× smaller) |"]
     assert _rows(md, "MACs") == ["| MACs | 40.81 M | 18 M | -55.9 % (2.27× smaller) |"]
@@ -36,6 +37,13 @@ def test_initial_top1_and_latency_give_changes(report):
         "| latency torch_bs1 | 2.47 ms | 1.23 ms | -50.0 % (2.00× smaller) |"
     ]
     assert _rows(md, "latency tv_only") == ["| latency tv_only | 150 ms | — |  |"]
+
+
+def test_no_latency_measured(report):
+    report["final"]["latency_ms"] = {}
+    md = render_markdown(report)
+    assert not [line for line in md.splitlines() if line.startswith("| latency")]
+    assert _rows(md, "MACs")
 
 
 def test_stage_table(report):
@@ -80,7 +88,11 @@ def test_artifacts_plots_and_command(report):
     md = render_markdown(report)
     assert "- model: [`model.pt`](model.pt)" in md
     assert "- ONNX: [`model.onnx`](model.onnx)" in md
-    for link in ("![loss](loss.png)", "![accuracy](accuracy.png)", "![bn_hist](sparsity/bn_hist.png)"):
+    for link in (
+        "![loss](loss.png)",
+        "![accuracy](accuracy.png)",
+        "![bn_hist](sparsity/bn_hist.png)",
+    ):
         assert link in md
     assert "## Reproduce\n\n```bash\nslimkit run 'recipes/my recipe.yaml'\n```" in md
     assert "<summary>Resolved recipe</summary>" in md and "name: resnet20-slimming" in md

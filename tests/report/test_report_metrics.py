@@ -56,6 +56,7 @@ def test_two_stages_concatenate_and_later_duplicate_wins(metrics_two_stages):
         (1, "train", 3.0, 2.0),
     ]
     assert c.epoch_x == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert c.epoch_stage == [0, 0, 0, 1, 1] and c.step_stage == [0] * 6 + [1] * 4
     # stage 0 epoch 2 was logged twice; the later copy (0.75) wins, not 0.70
     assert c.epoch["test_top1"] == pytest.approx([0.65, 0.75, 0.75, 0.75, 0.80])
     assert c.epoch["train_loss"] == pytest.approx([1.0, 0.5, 1 / 3, 1.0, 0.5])

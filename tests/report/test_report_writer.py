@@ -52,13 +52,19 @@ def test_write_report_two_train_stages(tmp_path, report, metrics_two_stages, jso
 
     md = (tmp_path / "report.md").read_text()
     assert "| MACs | 40.81 M | 18 M |" in md
-    for link in ("![loss](loss.png)", "![accuracy](accuracy.png)", "![bn_hist](sparsity/bn_hist.png)"):
+    for link in (
+        "![loss](loss.png)",
+        "![accuracy](accuracy.png)",
+        "![bn_hist](sparsity/bn_hist.png)",
+    ):
         assert link in md
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_extra_epoch_fields_get_their_own_plot(tmp_path, lines):
-    recs = [lines.epoch(0, e, 10 * e, sparsity=0.1 * e, lr=0.1) for e in (1, 2, 3)]
+    recs = [
+        lines.epoch(0, e, 10 * e, sparsity=0.1 * e, lr=0.1, images_per_s=9.0) for e in (1, 2, 3)
+    ]
     paths = plot_training_curves(recs, tmp_path)
     assert [p.name for p in paths] == ["loss.png", "accuracy.png", "epoch_metrics.png"]
     width, height = _png_size(paths[2])
@@ -119,6 +125,7 @@ def test_rerender_recreates_plots_and_markdown(tmp_path, report, metrics_two_sta
     (tmp_path / "metrics.jsonl").unlink()  # standard plots that cannot be redrawn drop out
     rerender(tmp_path)
     assert json.loads((tmp_path / "report.json").read_text())["plots"] == ["method.png"]
+    assert not (tmp_path / "loss.png").exists() and not (tmp_path / "accuracy.png").exists()
 
 
 def test_rerender_errors_are_one_line(tmp_path):
@@ -161,5 +168,8 @@ def test_plotting_does_not_touch_pyplot(tmp_path):
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     src = str(Path(__file__).parents[2] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+    }
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, env=env)

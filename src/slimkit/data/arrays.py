@@ -29,8 +29,9 @@ def decode_x_enc(e: np.ndarray) -> np.ndarray:
 
     Example:
         >>> import numpy as np
-        >>> decode_x_enc(np.zeros((1, 2, 2, 3), np.uint8)).sum()
-        np.uint64(0)
+        >>> e = np.zeros((1, 2, 2, 3), np.uint8); e[0, 0, 0] = (5, 10, 20)
+        >>> decode_x_enc(e)[0, 1, 1].tolist()  # R = (R-G) + G, B = (B-G) + G, cumulative
+        [15, 10, 30]
     """
     c = np.cumsum(np.cumsum(e, axis=1, dtype=np.uint8), axis=2, dtype=np.uint8)
     g = c[..., 1]

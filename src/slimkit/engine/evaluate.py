@@ -77,6 +77,4 @@ def evaluate(
     all_reduce_sum(totals, dist)
     correct, loss_sum, count = totals.tolist()
     count = int(count)
-    return EvalResult(
-        top1=correct / max(1, count), loss=loss_sum / max(1, count), count=count
-    )
+    return EvalResult(top1=correct / max(1, count), loss=loss_sum / max(1, count), count=count)

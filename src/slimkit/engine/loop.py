@@ -170,10 +170,10 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Train for the configured epochs (continuing from the checkpoint when ``resume``)."""
         start = time.perf_counter()
-        epoch, step = 0, 0
+        first_epoch, step = 0, 0
         if resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
-            epoch, step = self._restore()
-            self.echo(f"resumed from {self.checkpoint_path} after epoch {epoch}")
+            first_epoch, step = self._restore()
+            self.echo(f"resumed from {self.checkpoint_path} after epoch {first_epoch}")
         else:
             for term in self.terms:
                 term.on_train_start(self.model)
@@ -181,7 +181,7 @@ class Trainer:
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = DistributedDataParallel(self.model, device_ids=ids)
-        for epoch in range(epoch, self.epochs):
+        for epoch in range(first_epoch, self.epochs):
             step = self._train_epoch(net, epoch, step)
             self._save(epoch + 1, step)
         for term in self.terms:

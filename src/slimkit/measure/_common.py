@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -30,8 +30,16 @@ def check_positive_int(name: str, value: object, minimum: int = 1) -> int:
     return value
 
 
-def check_choices(name: str, values: Sequence[str], allowed: Sequence[str]) -> list[str]:
-    """Validate that each of ``values`` is one of ``allowed`` (naming the nearest valid one)."""
+def check_choices(
+    name: str,
+    values: Sequence[str],
+    allowed: Sequence[str],
+    hints: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Validate that each of ``values`` is one of ``allowed`` (naming the nearest valid one).
+
+    ``hints`` maps common wrong names (e.g. ``"onnxruntime"``) to the valid one to suggest.
+    """
     if isinstance(values, str):
         raise ValueError(f"{name}: expected a sequence of names, got the string {values!r}")
     out = list(values)
@@ -39,7 +47,8 @@ def check_choices(name: str, values: Sequence[str], allowed: Sequence[str]) -> l
         raise ValueError(f"{name}: expected at least one of {', '.join(allowed)}, got nothing")
     for v in out:
         if v not in allowed:
-            close = difflib.get_close_matches(str(v), allowed, n=1)
+            close = [hints[v]] if hints and v in hints else []
+            close = close or difflib.get_close_matches(str(v), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"{name}: unknown value {v!r}; allowed: {', '.join(allowed)}{hint}")
     return out

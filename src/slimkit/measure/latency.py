@@ -25,6 +25,7 @@ from slimkit.measure.onnx_export import export_onnx
 from slimkit.measure.ort_session import ort_session
 
 RUNTIMES = ("torch", "ort")
+_RUNTIME_HINTS = {"onnx": "ort", "onnxruntime": "ort", "eager": "torch", "pytorch": "torch"}
 
 
 def _median_ms(
@@ -69,7 +70,7 @@ def measure_latency(
     repeats: int = 20,
     onnx_path: str | Path | None = None,
     runtimes: Sequence[str] = ("torch", "ort"),
-    budget_s: float | None = 10.0,
+    budget_s: float | None = 5.0,
 ) -> dict[str, float]:
     """Median milliseconds per forward pass for each runtime and batch size, on CPU.
 
@@ -115,7 +116,7 @@ def measure_latency(
     threads = check_positive_int("threads", threads)
     warmup = check_positive_int("warmup", warmup, minimum=0)
     repeats = check_positive_int("repeats", repeats)
-    chosen = check_choices("runtimes", runtimes, RUNTIMES)
+    chosen = check_choices("runtimes", runtimes, RUNTIMES, _RUNTIME_HINTS)
     if budget_s is not None and not budget_s > 0:
         raise ValueError(
             f"budget_s: expected a positive number of seconds or None, got {budget_s!r}"

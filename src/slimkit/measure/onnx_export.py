@@ -33,12 +33,16 @@ class ExportResult:
             the checked batches.
         opset: ONNX opset of the written file.
         exporter: ``"torchscript"`` or ``"dynamo"``.
+        max_rel_diff: ``max_abs_diff`` divided by the largest absolute torch output value; the
+            scale-free figure to compare across models (untrained deep nets can emit logits of
+            1e6 and more, where float32 rounding alone gives a large absolute difference).
     """
 
     path: str
     max_abs_diff: float
     opset: int
     exporter: str = "torchscript"
+    max_rel_diff: float = 0.0
 
 
 def _export_torchscript(
@@ -162,6 +166,7 @@ def export_onnx(
         session = ort_session(path, threads=torch.get_num_threads())
         input_name = session.get_inputs()[0].name
         max_diff = 0.0
+        max_ref = 0.0
         for b in check_batches:
             xb = make_input(model, input_size, b, seed=1)
             ref = [t.detach().float().cpu().numpy() for t in flatten_tensors(model(xb))]
@@ -172,8 +177,11 @@ def export_onnx(
                 )
             for r, g in zip(ref, got, strict=True):
                 diff = np.abs(np.asarray(g, dtype=np.float64) - r.astype(np.float64))
-                max_diff = max(max_diff, float(diff.max()) if diff.size else 0.0)
-    result = ExportResult(str(path), max_diff, _file_opset(path), exporter)
+                if diff.size:
+                    max_diff = max(max_diff, float(diff.max()))
+                    max_ref = max(max_ref, float(np.abs(r).max()))
+    rel = max_diff / max_ref if max_ref > 0 else max_diff
+    result = ExportResult(str(path), max_diff, _file_opset(path), exporter, rel)
     if tolerance is not None and not max_diff <= tolerance:
         raise ValueError(
             f"tolerance: ONNX parity max_abs_diff {max_diff:.3g} exceeds tolerance "

@@ -23,8 +23,8 @@ def init_weights(model: nn.Module, bn_gamma: float = 1.0) -> nn.Module:
     Example:
         >>> from torch import nn
         >>> bn = init_weights(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)))[1]
-        >>> float(bn.weight.sum()), float(bn.bias.sum())
-        (4.0, 0.0)
+        >>> bn.weight.tolist(), bn.bias.tolist()
+        ([1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0])
     """
     for module in model.modules():
         if isinstance(module, nn.Conv2d):

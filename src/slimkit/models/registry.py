@@ -178,8 +178,12 @@ _FIXED_KWARG = re.compile(r"multiple values for (?:keyword )?argument '(\w+)'")
 _SIGNATURE_ERRORS = ("unexpected keyword argument", "multiple values for", "required positional")
 
 
-def call_builder(model_name: str, builder: Callable[..., nn.Module], **kwargs: Any) -> nn.Module:
-    """Call ``builder(**kwargs)``, turning a call-signature ``TypeError`` into a one-line ValueError.
+def call_builder(model_name: str, builder: Callable[..., nn.Module], /, **kwargs: Any) -> nn.Module:
+    """Call ``builder(**kwargs)`` with one-line, model-named errors.
+
+    A call-signature ``TypeError`` (unexpected or duplicated keyword) becomes a ``ValueError``
+    naming the model and the argument; a ``ValueError`` from the builder gets the model name
+    prefixed. Other exceptions pass through unchanged.
 
     Args:
         model_name: Name used in the error message.
@@ -190,7 +194,7 @@ def call_builder(model_name: str, builder: Callable[..., nn.Module], **kwargs: A
         The built model.
 
     Raises:
-        ValueError: If the builder does not accept one of the arguments.
+        ValueError: If the builder rejects an argument or its value.
 
     Example:
         >>> from torch import nn
@@ -199,6 +203,9 @@ def call_builder(model_name: str, builder: Callable[..., nn.Module], **kwargs: A
     """
     try:
         return builder(**kwargs)
+    except ValueError as err:
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"model {model_name!r}: {text}") from err
     except TypeError as err:
         text = str(err).splitlines()[0] if str(err) else type(err).__name__
         if not any(marker in text for marker in _SIGNATURE_ERRORS):
@@ -217,7 +224,7 @@ def call_builder(model_name: str, builder: Callable[..., nn.Module], **kwargs: A
         close = difflib.get_close_matches(bad, allowed, n=1)
         if close:
             hint = f"; did you mean {close[0]!r}?"
-        listing = f" allowed: {', '.join(allowed)}" if allowed else ""
+        listing = f"; allowed: {', '.join(allowed)}" if allowed else ""
         raise ValueError(
             f"model {model_name!r} got unexpected argument {bad!r}{hint}{listing}"
         ) from err

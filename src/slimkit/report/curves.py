@@ -39,14 +39,18 @@ class Curves:
         stages: one span per stage, in stage order.
         step_x: x of each logged step (the fraction of its epoch done).
         step_loss: loss of each logged step.
+        step_stage: stage index of each logged step.
         epoch_x: x of each epoch line (the end of that epoch).
+        epoch_stage: stage index of each epoch line.
         epoch: numeric field name -> values aligned with ``epoch_x`` (NaN where absent).
     """
 
     stages: list[StageSpan] = field(default_factory=list)
     step_x: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
+    step_stage: list[int] = field(default_factory=list)
     epoch_x: list[float] = field(default_factory=list)
+    epoch_stage: list[int] = field(default_factory=list)
     epoch: dict[str, list[float]] = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
@@ -151,6 +155,7 @@ def build_curves(metrics: Iterable[Mapping[str, Any]]) -> Curves:
     for stage, epoch in sorted(epochs):
         rec = epochs[(stage, epoch)]
         curves.epoch_x.append(x_end(stage, epoch))
+        curves.epoch_stage.append(stage)
         for k in names:
             v = _num(rec.get(k))
             curves.epoch[k].append(math.nan if v is None else v)
@@ -191,4 +196,5 @@ def build_curves(metrics: Iterable[Mapping[str, Any]]) -> Curves:
             if loss is not None:
                 curves.step_x.append(base + frac)
                 curves.step_loss.append(loss)
+                curves.step_stage.append(stage)
     return curves

@@ -66,6 +66,8 @@ def _rel_change(initial: Any, final: Any) -> str:
     if not ok or not initial or not math.isfinite(float(final) / float(initial)):
         return ""
     ratio = float(final) / float(initial)
+    if ratio == 1:
+        return "unchanged"
     text = f"{100 * (ratio - 1):+.1f} %"
     return text + (f" ({1 / ratio:.2f}× smaller)" if 0 < ratio < 1 else "")
 
@@ -249,6 +251,9 @@ def _header(report: Mapping[str, Any]) -> list[str]:
     facts = []
     if report.get("created"):
         facts.append(str(report["created"]))
+    total = report.get("total_seconds")
+    if isinstance(total, Real) and not isinstance(total, bool):
+        facts.append(f"total {float(total):.1f} s")
     if report.get("slimkit_version"):
         facts.append(f"slimkit {report['slimkit_version']}")
     host = report.get("host")

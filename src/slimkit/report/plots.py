@@ -24,9 +24,16 @@ if TYPE_CHECKING:
 __all__ = ["STANDARD_PLOTS", "new_figure", "plot_training_curves", "save_figure"]
 
 STANDARD_PLOTS = ("loss.png", "accuracy.png", "epoch_metrics.png")
-"""File names `plot_training_curves` may write (the last only when extra fields exist)."""
+"""File names `plot_training_curves` may write (the last only when extra fields exist).
+Reserved: `write_report` removes those it did not draw this time, so a re-render never
+leaves a stale standard plot behind."""
 
-_CORE_FIELDS = frozenset({"train_loss", "test_loss", "train_top1", "test_top1", "lr", "seconds"})
+# Epoch fields that are not drawn in epoch_metrics.png: the loss/accuracy curves and
+# bookkeeping (learning rate, timing, throughput).
+_CORE_FIELDS = frozenset(
+    {"train_loss", "test_loss", "train_top1", "test_top1", "lr", "seconds", "images_per_s"}
+)
+_LOG_SCALE_RATIO = 20.0  # loss plots switch to a log y axis beyond this max/min ratio
 _MAX_EXTRAS = 6
 
 
@@ -110,10 +117,20 @@ def _mark_stages(ax: Axes, curves: Curves) -> None:
         )
 
 
+def _by_stage(
+    ax: Axes, x: list[float], y: list[float], stages: list[int], label: str, **style: Any
+) -> None:
+    """Plot one series as a line per stage (no line jumps across a stage boundary)."""
+    for n, stage in enumerate(dict.fromkeys(stages)):
+        idx = [i for i, s in enumerate(stages) if s == stage]
+        ax.plot([x[i] for i in idx], [y[i] for i in idx], label=label if n == 0 else None,
+                **style)  # fmt: skip
+
+
 def _finalize(ax: Axes, curves: Curves, ylabel: str) -> None:
     _mark_stages(ax, curves)
     total = sum(sp.length for sp in curves.stages)
-    ax.set_xlim(0, max(total, 1.0))
+    ax.set_xlim(0, max(total, 1.0) * 1.02)  # room for the last marker
     ax.set_xlabel("epoch (stages concatenated)" if len(curves.stages) > 1 else "epoch")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
@@ -144,6 +161,12 @@ def _plot_loss(curves: Curves, path: Path) -> Path | None:
                 markersize=4,
                 label=name.replace("_", " ") + " (epoch)",
             )
+    drawn = (
+        curves.step_loss + curves.epoch.get("train_loss", []) + curves.epoch.get("test_loss", [])
+    )
+    values = [v for v in drawn if math.isfinite(v)]
+    if values and min(values) > 0 and max(values) / min(values) > _LOG_SCALE_RATIO:
+        ax.set_yscale("log")  # e.g. a first-epoch test loss far above the rest
     ax.set_title("Loss")
     _finalize(ax, curves, "loss")
     return save_figure(fig, path)
@@ -175,12 +198,25 @@ def _plot_accuracy(curves: Curves, path: Path) -> Path | None:
 
 
 def _plot_extras(curves: Curves, path: Path) -> Path | None:
-    names = [n for n in curves.epoch if n not in _CORE_FIELDS and curves.has(n)][:_MAX_EXTRAS]
+    names = [
+        n
+        for n in curves.epoch
+        if n not in _CORE_FIELDS and not n.endswith(("_per_s", "_seconds")) and curves.has(n)
+    ][:_MAX_EXTRAS]
     if not names:
         return None
     fig, axes = new_figure(len(names), 1, figsize=(7.0, 2.2 * len(names) + 0.6))
     for ax, name in zip([axes] if len(names) == 1 else list(axes), names, strict=True):
-        ax.plot(curves.epoch_x, curves.epoch[name], marker="o", markersize=3, color="tab:green")
+        _by_stage(
+            ax,
+            curves.epoch_x,
+            curves.epoch[name],
+            curves.epoch_stage,
+            name,
+            marker="o",
+            markersize=3,
+            color="tab:green",
+        )
         ax.set_title(name, fontsize=10)
         _finalize(ax, curves, name)
     return save_figure(fig, path)

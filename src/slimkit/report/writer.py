@@ -57,7 +57,7 @@ def write_report(run_dir: str | Path, report: dict[str, Any]) -> dict[str, Path]
     Plots are drawn from ``run_dir/metrics.jsonl`` (none when it is absent). Their paths,
     relative to ``run_dir``, are put first in ``report["plots"]``, which is updated in
     place; plots that methods listed there already are kept, and a standard plot that
-    could not be drawn this time is dropped. Both files are written atomically (a
+    could not be drawn this time is dropped (from the list and from disk). Both files are written atomically (a
     temporary file, then ``os.replace``), so a killed process never leaves half a report.
     Non-finite floats are stored as ``null``; paths and numpy/torch values as plain JSON.
 
@@ -90,6 +90,9 @@ def write_report(run_dir: str | Path, report: dict[str, Any]) -> dict[str, Path]
     run_dir.mkdir(parents=True, exist_ok=True)
     drawn = plot_training_curves(read_metrics(run_dir / METRICS_FILE), run_dir)
     fresh = [p.relative_to(run_dir).as_posix() for p in drawn]
+    for name in STANDARD_PLOTS:
+        if name not in fresh:
+            (run_dir / name).unlink(missing_ok=True)  # stale from an earlier render
     kept = [p for p in report.get("plots") or [] if p not in STANDARD_PLOTS and p not in fresh]
     report["plots"] = fresh + kept
     text = json.dumps(_jsonable(report, ""), indent=2, ensure_ascii=False) + "\n"

@@ -30,7 +30,10 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
         return {"onnx": cfg.filename}
     module = ctx.model.module.cpu()
     result = export_onnx(
-        module, ctx.path(cfg.filename), ctx.model.input_size, opset=cfg.opset,
+        module,
+        ctx.path(cfg.filename),
+        ctx.model.input_size,
+        opset=cfg.opset,
         tolerance=cfg.tolerance,
     )
     ctx.onnx_path = cfg.filename
