@@ -170,7 +170,13 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slimkit`` console script; returns the exit status."""
-    args = _build_parser().parse_intermixed_args(argv)
+    parser = _build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # overrides may also follow options: `slimkit run R.yaml --out D train.epochs=1`
+    if extra and hasattr(args, "overrides") and all("=" in e and e[0] != "-" for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from slimkit.engine.loop import TrainingDiverged
 
     try:

@@ -122,7 +122,7 @@ def test_resume_refuses_non_empty_dir_without_flag(tmp_path: Path) -> None:
 
 # DDP vs doubled batch: LeNet-5 has no BatchNorm, so the only difference is the order of the
 # gradient reduction (DDP averages two half-batch means); the stated tolerance covers that.
-DDP_TOLERANCE = 1e-4
+DDP_TOLERANCE = 1e-5  # measured here: 6e-8 after 2 epochs
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun test runs on Linux")

@@ -1,0 +1,33 @@
+"""Every zoo family (and the torchvision/timm adapters) exports to ONNX with parity <= 1e-4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slimkit.measure import export_onnx
+from slimkit.models import build_model
+
+FAMILIES = [
+    "resnet8_tiny",
+    "resnet8a_tiny",
+    "resnet_bottleneck_tiny",
+    "vgg_tiny",
+    "densenet_tiny",
+    "densenet_bc_tiny",
+    "wrn_tiny",
+    "lenet5",
+    "resnet20",
+    "tv:resnet18",
+    "tv:mobilenet_v2",
+    "timm:resnet18",
+]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_family_exports_with_parity(name: str, tmp_path: Path) -> None:
+    model = build_model(name, num_classes=10)
+    result = export_onnx(model, tmp_path / "m.onnx", (3, 32, 32))
+    assert Path(result.path).stat().st_size > 0
+    assert result.max_abs_diff <= 1e-4, f"{name}: max abs diff {result.max_abs_diff}"
