@@ -87,6 +87,7 @@ class Trainer:
         checkpoint_path: where the per-epoch checkpoint goes (``None``: no checkpoints).
         stage_index: the stage's index in the recipe, written into metrics lines.
         echo: prints one line per epoch (rank 0).
+        eval_every: evaluate every this many epochs (and always after the last one).
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class Trainer:
         checkpoint_path: str | Path | None = None,
         stage_index: int = 0,
         echo: Callable[[str], None] | None = None,
+        eval_every: int = 1,
     ) -> None:
         self.model = model
         self.train_loader = train_loader
@@ -125,6 +127,7 @@ class Trainer:
         self.stage_index = stage_index
         self.echo = echo or (lambda line: None)
         self.label_smoothing = label_smoothing
+        self.eval_every = max(1, eval_every)
         self.optimizer = build_optimizer(model, optimizer)
         self.schedule = LRSchedule(schedule, optimizer.lr, len(train_loader), epochs)  # type: ignore[arg-type]
         self.history: list[dict[str, Any]] = []
@@ -299,7 +302,9 @@ class Trainer:
             "seconds": seconds,
             "images_per_s": count * self.dist.world_size / max(1e-9, seconds),
         }
-        result = self._evaluate(epoch + 1)
+        last_epoch = epoch + 1 == self.epochs
+        due = last_epoch or (epoch + 1) % self.eval_every == 0
+        result = self._evaluate(epoch + 1) if due else None
         if result is not None:
             record["test_loss"] = result.loss
             record["test_top1"] = result.top1

@@ -8,8 +8,8 @@ A term has at most three per-step hooks, called by the loop in this order each s
 
 Terms own their state (auxiliary variables, masks) and round-trip it through ``state_dict`` /
 ``load_state_dict``, which the checkpoint stores. ``on_train_start``/``on_train_end`` bracket a
-train stage (e.g. copy an auxiliary variable into the weights at the end) and ``epoch_metrics``
-returns scalars logged per epoch (e.g. sparsity). The same objects work in a user's own loop:
+train stage (e.g. copy an auxiliary variable into the weights at the end), ``epoch_metrics``
+returns scalars logged per epoch (e.g. sparsity) and ``plots`` draws the term's own figures. The same objects work in a user's own loop:
 
 Example:
     >>> import torch
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,7 +43,8 @@ class TrainingTerm:
     """Base class with no-op hooks; subclasses override what they need."""
 
     def on_train_start(self, model: nn.Module) -> None:
-        """Called once before the first step of a train stage (and again after a resume)."""
+        """Called once before the first step of a fresh train stage (a resumed stage restores
+        the term's state with :meth:`load_state_dict` instead)."""
 
     def loss(
         self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], outputs: torch.Tensor
@@ -62,6 +64,10 @@ class TrainingTerm:
     def epoch_metrics(self, model: nn.Module) -> dict[str, float]:
         """Scalars logged with each epoch (e.g. ``{"sparsity": 0.4}``)."""
         return {}
+
+    def plots(self, out_dir: Path) -> list[Path]:
+        """Write the term's own PNG plots into ``out_dir`` after training; return their paths."""
+        return []
 
     def state_dict(self) -> dict[str, Any]:
         """State saved in checkpoints (tensors and plain data only)."""

@@ -34,6 +34,7 @@ class TrainStageConfig(StageConfig):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     terms: list[SerializeAsAny[TermConfig]] = Field(default_factory=list)
+    eval_every: int = Field(1, ge=1)
 
     dispatch = {"terms": (TERMS, "name")}
 
@@ -61,9 +62,13 @@ def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
         checkpoint_path=ctx.path("checkpoints", f"stage{ctx.stage_index}.pt"),
         stage_index=ctx.stage_index,
         echo=ctx.echo,
+        eval_every=cfg.eval_every,
     )
     result = trainer.fit(resume=ctx.resume)
     ctx.top1 = result.top1
+    if ctx.dist.is_main:
+        for term in terms:
+            ctx.plots.extend(str(p.relative_to(ctx.run_dir)) for p in term.plots(ctx.run_dir))
     rates = [h["images_per_s"] for h in result.history if "images_per_s" in h]
     record: dict[str, Any] = {
         "epochs": result.epochs,
@@ -75,5 +80,6 @@ def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
     }
     last = result.history[-1] if result.history else {}
     base = {"event", "stage", "stage_kind", "epoch", "step", "lr", "seconds", "images_per_s"}
+    base |= {"test_top1", "test_loss"}
     record.update({k: v for k, v in last.items() if k not in base and k not in record})
     return record
