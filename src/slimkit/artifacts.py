@@ -109,6 +109,8 @@ def save_artifact(handle: SlimModel, path: str | Path) -> None:
 
 def load_artifact(path: str | Path) -> SlimModel:
     """Rebuild a model from an artifact file (weights only; no code runs from the file)."""
+    import slimkit.builtins  # noqa: F401  (registers the structural edits artifacts replay)
+
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"artifact not found: {path}")

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, SerializeAsAny
 
-import slimkit.stages  # noqa: F401  (registers the built-in stages)
+import slimkit.builtins  # noqa: F401  (registers the built-in stages and terms)
 from slimkit.config import Config, ConfigError, validate_config
 from slimkit.registry import suggest
 from slimkit.stages.base import STAGES, StageConfig

@@ -1,0 +1,392 @@
+"""Network slimming family vs Torch-Pruning on ResNet-20 / CIFAR-10, one fixed budget.
+
+Every method trains the same ResNet-20 (option-B shortcuts) from the same initialization on the
+same class-balanced CIFAR-10 subset for ``--epochs`` epochs (sparsity training where the method
+has one), prunes, and, where it says "+ FT", fine-tunes for ``--ft-epochs`` epochs. Test top-1 is
+on the full 10,000-image test set. Methods:
+
+- dense: plain training (the reference);
+- proximal ℓ1 / transformed ℓ1 (slimkit ``bn_sparsity`` method ``proximal``), pruned with rule
+  ``zeros`` (exactly the channels whose ξ is 0: no threshold), without and with fine-tuning;
+- NS ℓ1, nonconvex ℓ1/2 and transformed ℓ1 (``subgradient``), pruned by the global |γ| ranking to
+  the MACs of proximal transformed ℓ1 (the matched budget), then fine-tuned;
+- Torch-Pruning ``BNScalePruner`` and ``GroupNormPruner``: their own sparsity regularizer during
+  training (``pruner.regularize`` after backward, run as a slimkit training term), then pruned
+  with their global importance to the same MACs, then fine-tuned.
+
+For each: top-1 (after pruning and after fine-tuning), params, MACs, ONNX Runtime latency at batch
+1 and 32, train seconds. It also measures the cost of the proximal step on the training step.
+
+Command:
+    .venv/bin/python benchmarks/slimming_vs_torch_pruning.py [--per-class 1000] [--epochs 15]
+        [--ft-epochs 5]
+
+Writes ``benchmarks/results/slimming_vs_torch_pruning.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from slimkit.data import Augment, BatchLoader, load_dataset
+from slimkit.engine import OptimizerConfig, ScheduleConfig, Trainer, TrainingTerm, evaluate
+from slimkit.measure import count_macs, count_params, measure_latency
+from slimkit.models import build_model
+from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig
+from slimkit.surgery import channel_groups, mask_channels, prune_channels, select_channels
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+INPUT = (3, 32, 32)
+
+
+class Bench:
+    """Shared data, budget and measurement for every method."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        root = os.environ.get("SLIMKIT_DATA", str(REPO / ".cache" / "data"))
+        self.data = load_dataset("cifar10", root=root, subset_per_class=args.per_class)
+        self.args = args
+        self.test = BatchLoader(
+            self.data.test,
+            1000,
+            shuffle=False,
+            augment=None,
+            mean=self.data.mean,
+            std=self.data.std,
+        )
+
+    def loader(self, seed: int) -> BatchLoader:
+        return BatchLoader(
+            self.data.train,
+            self.args.batch_size,
+            shuffle=True,
+            augment=Augment(),
+            mean=self.data.mean,
+            std=self.data.std,
+            seed=seed,
+            drop_last=True,
+        )
+
+    def fresh_model(self) -> nn.Module:
+        torch.manual_seed(0)
+        return build_model("resnet20", num_classes=10).to(memory_format=torch.channels_last)
+
+    def train(
+        self, model: nn.Module, epochs: int, terms: list[TrainingTerm], lr: float, seed: int
+    ) -> float:
+        trainer = Trainer(
+            model,
+            self.loader(seed),
+            None,
+            epochs=epochs,
+            optimizer=OptimizerConfig(lr=lr, momentum=0.9, weight_decay=1e-4),
+            schedule=ScheduleConfig(name="cosine"),
+            terms=terms,
+            log_every=50,
+            echo=lambda line: print("   ", line, flush=True),
+        )
+        start = time.perf_counter()
+        trainer.fit()
+        return time.perf_counter() - start
+
+    def top1(self, model: nn.Module) -> float:
+        return evaluate(model, self.test).top1
+
+    def measure(self, model: nn.Module) -> dict[str, Any]:
+        model = model.to(memory_format=torch.channels_last)
+        lat = measure_latency(
+            model,
+            INPUT,
+            batch_sizes=(1, 32),
+            threads=self.args.threads,
+            runtimes=("ort",),
+            repeats=30,
+        )
+        return {"params": count_params(model), "macs": count_macs(model, INPUT), "latency_ms": lat}
+
+
+class TorchPruningRegularizer(TrainingTerm):
+    """Torch-Pruning's own sparsity regularizer (``pruner.regularize``) as a training term."""
+
+    def __init__(self, pruner: Any) -> None:
+        self.pruner = pruner
+
+    def before_step(self, model: nn.Module) -> None:
+        self.pruner.regularize(model)
+
+
+def prune_to_macs_with_tp(
+    model: nn.Module, importance: Any, pruner_cls: Any, target_macs: int, reg: float
+) -> tuple[nn.Module, Any]:
+    """Build a Torch-Pruning pruner; returns (model, pruner). Pruning happens in ``tp_prune``."""
+    pruner = pruner_cls(
+        model,
+        torch.zeros(1, *INPUT),
+        importance=importance,
+        reg=reg,
+        global_pruning=True,
+        pruning_ratio=0.9,
+        iterative_steps=60,
+        ignored_layers=[model.fc],
+    )
+    return model, pruner
+
+
+def tp_prune(model: nn.Module, pruner: Any, target_macs: int) -> None:
+    """Step Torch-Pruning's iterative schedule until MACs <= target."""
+    for _ in range(60):
+        if count_macs(model, INPUT) <= target_macs:
+            break
+        pruner.step()
+
+
+def proximal_step_overhead(bench: Bench, steps: int = 20, rounds: int = 5) -> dict[str, float]:
+    """Median training-step time with and without the proximal term (interleaved rounds)."""
+    x, y = next(iter(bench.loader(0)))
+
+    def time_steps(term: TrainingTerm | None) -> float:
+        model = bench.fresh_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if term is not None:
+            term.on_train_start(model)
+        times = []
+        for _ in range(steps + 3):
+            t0 = time.perf_counter()
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if term is not None:
+                term.after_step(model, 0.1)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times[3:])
+
+    plain, prox = [], []
+    for _ in range(rounds):
+        plain.append(time_steps(None))
+        model = bench.fresh_model()
+        cfg = BNSparsityConfig(method="proximal", penalty="tl1", penalty_kwargs={"a": 1.0})
+        prox.append(time_steps(BNScaleSparsity(cfg, model)))
+    p, q = statistics.median(plain), statistics.median(prox)
+    return {"plain_step_ms": 1e3 * p, "proximal_step_ms": 1e3 * q, "overhead": q / p - 1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--ft-epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--ft-lr", type=float, default=0.02)
+    parser.add_argument("--prox-lam", type=float, default=0.02)
+    parser.add_argument("--prox-beta", type=float, default=1.0)
+    parser.add_argument("--ns-lam", type=float, default=1e-4)
+    parser.add_argument("--tp-reg", type=float, default=1e-4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    bench = Bench(args)
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+
+    def record(name: str, model: nn.Module, seconds: float, **extra: Any) -> dict[str, Any]:
+        row = {"method": name, "train_seconds": round(seconds, 1), **extra, **bench.measure(model)}
+        row["top1"] = bench.top1(model)
+        rows.append(row)
+        print(
+            f"== {name}: top-1 {row['top1']:.4f}, MACs {row['macs']:,}, params {row['params']:,}",
+            flush=True,
+        )
+        return row
+
+    def wanted(name: str) -> bool:
+        return args.only is None or name in args.only
+
+    print("== dense", flush=True)
+    dense = bench.fresh_model()
+    dense_row = record("dense", dense, bench.train(dense, args.epochs, [], args.lr, 0))
+    dense_macs = dense_row["macs"]
+
+    target_macs = None
+    for penalty, kwargs, label in [("tl1", {"a": 1.0}, "proximal tℓ1"), ("l1", {}, "proximal ℓ1")]:
+        if not wanted(label):
+            continue
+        print(f"== {label}", flush=True)
+        model = bench.fresh_model()
+        cfg = BNSparsityConfig(
+            method="proximal",
+            penalty=penalty,
+            penalty_kwargs=kwargs,
+            lam=args.prox_lam,
+            beta=args.prox_beta,
+            xi_init="gamma",
+        )
+        term = BNScaleSparsity(cfg, model)
+        seconds = bench.train(model, args.epochs, [term], args.lr, 0)
+        sparse_top1 = bench.top1(model)
+        model = model.cpu().to(memory_format=torch.contiguous_format)
+        removal = select_channels(channel_groups(model, torch.zeros(1, *INPUT)), "zeros")
+        mask_channels(model, removal)
+        prune_channels(model, removal, torch.zeros(1, *INPUT))
+        row = record(
+            f"{label} (no FT)",
+            model,
+            seconds,
+            top1_before_prune=sparse_top1,
+            channels_removed=sum(map(len, removal.values())),
+            fine_tuned=False,
+        )
+        if label == "proximal tℓ1":
+            target_macs = row["macs"]
+        ft = copy.deepcopy(model)
+        ft_seconds = bench.train(ft, args.ft_epochs, [], args.ft_lr, 1)
+        record(
+            f"{label} + FT", ft, seconds + ft_seconds, fine_tuned=True, top1_before_ft=row["top1"]
+        )
+    if target_macs is None:
+        target_macs = int(0.5 * dense_macs)
+    print(f"== matched MACs target {target_macs:,} ({dense_macs / target_macs:.2f}x)", flush=True)
+
+    for penalty, kwargs, label in [
+        ("l1", {}, "NS ℓ1"),
+        ("l1_2", {}, "nonconvex ℓ1/2"),
+        ("tl1", {"a": 1.0}, "nonconvex tℓ1"),
+    ]:
+        if not wanted(label):
+            continue
+        print(f"== {label}", flush=True)
+        model = bench.fresh_model()
+        cfg = BNSparsityConfig(
+            method="subgradient", penalty=penalty, penalty_kwargs=kwargs, lam=args.ns_lam
+        )
+        seconds = bench.train(model, args.epochs, [BNScaleSparsity(cfg, model)], args.lr, 0)
+        model = model.cpu().to(memory_format=torch.contiguous_format)
+        example = torch.zeros(1, *INPUT)
+        removal = select_channels(
+            channel_groups(model, example),
+            "macs",
+            macs_target=target_macs / dense_macs,
+            model=model,
+            example_input=example,
+        )
+        mask_channels(model, removal)
+        prune_channels(model, removal, example)
+        pruned_top1 = bench.top1(model)
+        ft_seconds = bench.train(model, args.ft_epochs, [], args.ft_lr, 1)
+        record(
+            f"{label} + threshold + FT",
+            model,
+            seconds + ft_seconds,
+            top1_before_ft=pruned_top1,
+            fine_tuned=True,
+        )
+
+    for label, pruner_cls, importance in [
+        ("Torch-Pruning BNScalePruner", tp.pruner.BNScalePruner, tp.importance.BNScaleImportance()),
+        (
+            "Torch-Pruning GroupNormPruner",
+            tp.pruner.GroupNormPruner,
+            tp.importance.GroupMagnitudeImportance(p=2),
+        ),
+    ]:
+        if not wanted(label):
+            continue
+        print(f"== {label}", flush=True)
+        model = bench.fresh_model().to(memory_format=torch.contiguous_format)
+        model, pruner = prune_to_macs_with_tp(
+            model, importance, pruner_cls, target_macs, args.tp_reg
+        )
+        model = model.to(memory_format=torch.channels_last)
+        seconds = bench.train(model, args.epochs, [TorchPruningRegularizer(pruner)], args.lr, 0)
+        model = model.cpu().to(memory_format=torch.contiguous_format)
+        tp_prune(model, pruner, target_macs)
+        pruned_top1 = bench.top1(model)
+        ft_seconds = bench.train(model, args.ft_epochs, [], args.ft_lr, 1)
+        record(
+            f"{label} + FT",
+            model,
+            seconds + ft_seconds,
+            top1_before_ft=pruned_top1,
+            fine_tuned=True,
+        )
+
+    overhead = proximal_step_overhead(bench)
+    for row in rows:
+        row["macs_reduction"] = round(dense_macs / row["macs"], 3)
+        row["ort_speedup_bs32"] = round(
+            dense_row["latency_ms"]["ort_bs32"] / row["latency_ms"]["ort_bs32"], 3
+        )
+    result = {
+        "command": "python " + " ".join(sys.argv),
+        "setup": {
+            **vars(args),
+            "model": "resnet20 (option B)",
+            "train_images": len(bench.data.train),
+            "test_images": len(bench.data.test),
+            "torch": torch.__version__,
+            "torch_pruning": tp.__version__,
+        },
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "proximal_step_overhead": overhead,
+        "rows": rows,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "slimming_vs_torch_pruning.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "slimming_vs_torch_pruning.md").write_text(render(result))
+    print(render(result))
+
+
+def render(result: dict[str, Any]) -> str:
+    s = result["setup"]
+    lines = [
+        "# Network slimming family vs Torch-Pruning (ResNet-20, CIFAR-10)",
+        "",
+        f"Budget: {s['train_images']:,} training images ({s['per_class']} per class), "
+        f"{s['epochs']} training epochs + {s['ft_epochs']} fine-tuning epochs where marked FT, "
+        f"batch {s['batch_size']}, SGD momentum 0.9, cosine lr {s['lr']} (FT {s['ft_lr']}); "
+        f"top-1 on the full {s['test_images']:,}-image test set; {s['threads']} CPU threads; "
+        f"torch {s['torch']}, torch-pruning {s['torch_pruning']}. "
+        f"Total {result['total_seconds'] / 60:.1f} min.",
+        "",
+        "| method | top-1 | top-1 before FT | params | MACs | MACs reduction | ORT bs1 ms | "
+        "ORT bs32 ms | ORT speed-up bs32 | train s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        before = r.get("top1_before_ft")
+        lines.append(
+            f"| {r['method']} | {100 * r['top1']:.2f} | "
+            f"{'' if before is None else f'{100 * before:.2f}'} | {r['params']:,} | "
+            f"{r['macs'] / 1e6:.2f} M | {r['macs_reduction']:.2f}x | "
+            f"{r['latency_ms']['ort_bs1']:.3f} | {r['latency_ms']['ort_bs32']:.2f} | "
+            f"{r['ort_speedup_bs32']:.2f}x | {r['train_seconds']:.0f} |"
+        )
+    o = result["proximal_step_overhead"]
+    lines += [
+        "",
+        f"Proximal step overhead: {o['plain_step_ms']:.1f} ms plain vs {o['proximal_step_ms']:.1f} ms"
+        f" with the proximal term per training step ({100 * o['overhead']:+.2f} %).",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

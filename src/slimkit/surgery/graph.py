@@ -1,0 +1,110 @@
+"""Building torch-pruning's dependency graph safely (flags restored, option-A check)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+__all__ = ["build_graph", "check_prunable", "classifier_of", "module_names"]
+
+
+def check_prunable(model: nn.Module) -> None:
+    """Raise a one-line ``ValueError`` for models torch-pruning cannot see through.
+
+    Option-A ResNets add zero-padded channels with ``F.pad`` in their shortcuts; torch-pruning would
+    treat the pad as an element-wise op and couple the wrong channels.
+
+    Args:
+        model: The network.
+
+    Raises:
+        ValueError: If the model holds a :class:`slimkit.models.PadShortcut`.
+
+    Example:
+        >>> from slimkit.models import build_model
+        >>> check_prunable(build_model("resnet8_tiny"))
+    """
+    from slimkit.models import PadShortcut
+
+    for name, module in model.named_modules():
+        if isinstance(module, PadShortcut):
+            raise ValueError(
+                f"model has an option-A (zero-padding) shortcut at {name!r} that channel surgery "
+                "cannot see through; convert it first with slimkit.models.shortcut_a_to_b(model) "
+                "(artifacts: handle.apply_edit('shortcut_a_to_b'))"
+            )
+
+
+def classifier_of(model: nn.Module) -> nn.Module | None:
+    """The last registered ``nn.Linear`` (the classifier that surgery never narrows), or ``None``.
+
+    Example:
+        >>> from slimkit.models import build_model
+        >>> classifier_of(build_model("resnet8_tiny")).out_features
+        10
+    """
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linears[-1] if linears else None
+
+
+def module_names(model: nn.Module) -> dict[nn.Module, str]:
+    """Map every submodule to its qualified name (the first one, for shared modules)."""
+    names: dict[nn.Module, str] = {}
+    for name, module in model.named_modules():
+        names.setdefault(module, name)
+    return names
+
+
+@contextmanager
+def _traced_state(model: nn.Module) -> Iterator[None]:
+    # Tracing runs a forward in eval mode with autograd on; restore every module's flag after.
+    flags = [(m, m.training) for m in model.modules()]
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        for module, flag in flags:
+            module.train(flag)
+
+
+def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyGraph:
+    """Trace ``model`` on ``example_input`` into a torch-pruning ``DependencyGraph``.
+
+    The forward runs in eval mode (BN running statistics are untouched); each module's
+    train/eval flag is restored afterwards.
+
+    Args:
+        model: The network (not modified).
+        example_input: A batch the model accepts, e.g. ``torch.randn(2, 3, 32, 32)``.
+
+    Returns:
+        The dependency graph.
+
+    Raises:
+        ValueError: For an option-A ResNet (see :func:`check_prunable`).
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> model = build_model("resnet8_tiny")
+        >>> graph = build_graph(model, torch.randn(2, 3, 32, 32))
+        >>> model.conv1 in graph.module2node
+        True
+    """
+    check_prunable(model)
+    if not isinstance(example_input, torch.Tensor):
+        raise ValueError(
+            f"example_input is {type(example_input).__name__}; give a tensor batch, "
+            "e.g. torch.randn(2, 3, 32, 32)"
+        )
+    device = next((p.device for p in model.parameters()), example_input.device)
+    with _traced_state(model):
+        return tp.DependencyGraph().build_dependency(
+            model,
+            example_inputs=example_input.to(device),
+            verbose=False,
+        )

@@ -1,0 +1,308 @@
+"""Coupled channel groups of a CNN whose channels BN scales can remove exactly.
+
+A group is one torch-pruning group rooted at the out-channels of a conv/linear layer: every tensor
+dimension that must shrink together with those channels (the BNs after or before it, the next
+layers' in-channels, all branches of a residual sum, the slices of a concatenation). A group is
+*BN-prunable* when zeroing ``gamma`` and ``beta`` of its coupled affine BNs on a channel makes
+that channel exactly 0 at every layer that reads it; only such groups are returned, so that
+removing masked channels never changes an output by more than float rounding.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch_pruning as tp
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from slimkit.surgery.graph import build_graph, check_prunable, classifier_of, module_names
+
+__all__ = ["ChannelGroup", "cached_groups", "channel_groups", "channels_per_layer"]
+
+# model -> (architecture fingerprint, groups) of the last channel_groups call on it.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(model: nn.Module) -> tuple:
+    return tuple(
+        (name, type(m).__name__, tuple(tuple(p.shape) for p in m.parameters(recurse=False)))
+        for name, m in model.named_modules()
+    )
+
+
+def cached_groups(model: nn.Module) -> list[ChannelGroup] | None:
+    """The groups of the last :func:`channel_groups` call on ``model`` if its layers (names,
+    classes, parameter shapes) have not changed since, else ``None``.
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> model = build_model("vgg_tiny")
+        >>> groups = channel_groups(model, torch.randn(1, 3, 32, 32))
+        >>> cached_groups(model) is groups, cached_groups(build_model("vgg_tiny"))
+        (True, None)
+    """
+    entry = _CACHE.get(model)
+    if entry is None or entry[0] != _fingerprint(model):
+        return None
+    return entry[1]
+
+
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# Ops through which a channel that is 0 everywhere stays 0 (f(0) = 0, pooling, copies).
+_ZERO_UNARY = {
+    "Relu",
+    "Hardtanh",
+    "Silu",
+    "Gelu",
+    "Hardswish",
+    "LeakyRelu",
+    "Elu",
+    "Mish",
+    "Tanh",
+    "Mean",
+    "AvgPool2D",
+    "AdaptiveAvgPool2D",
+    "MaxPool2DWithIndices",
+    "AdaptiveMaxPool2D",
+    "Clone",
+    "UpsampleNearest2D",
+    "UpsampleBilinear2D",
+}
+_ZERO_SUM = {"AddBackward0", "SubBackward0"}  # tensor + tensor: 0 when every input is 0
+_ZERO_PRODUCT = {"MulBackward0"}  # tensor * tensor: 0 when any input is 0
+_ZERO_ACTS = (
+    nn.Identity,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.SiLU,
+    nn.GELU,
+    nn.Hardswish,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Mish,
+    nn.Tanh,
+    nn.Dropout,
+)
+_INDEX_OPS = (tp.ops._ReshapeOp, tp.ops._ConcatOp, tp.ops._SplitOp, tp.ops._SliceOp)
+
+
+@dataclass
+class ChannelGroup:
+    """One prunable group of coupled channels, rooted at a conv/linear layer's out-channels.
+
+    Attributes:
+        root: Qualified name of the root module (e.g. ``"layer1.0.conv1"``); channel ``i`` of
+            the group is out-channel ``i`` of the root.
+        bn_names: Affine BN layers whose channels are coupled in this group.
+        size: Number of channels.
+        bn_channels: For each BN in ``bn_names``, the BN channel of every group channel
+            (``-1`` where that BN does not hold the channel), shape ``(num_bn, size)``.
+        scales: ``|gamma|`` of each coupled BN per group channel, shape ``(num_bn, size)``
+            (0 where not held).
+        betas: ``beta`` of each coupled BN per group channel, shape ``(num_bn, size)``.
+        members: ``(module name, "in" or "out", channel index per group channel or -1)`` for
+            every conv/linear dimension that shrinks with the group (MAC estimates).
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> groups = channel_groups(build_model("vgg_tiny"), torch.randn(2, 3, 32, 32))
+        >>> groups[0].root, groups[0].bn_names, groups[0].size
+        ('features.0', ['features.1'], 8)
+    """
+
+    root: str
+    bn_names: list[str]
+    size: int
+    bn_channels: list[list[int]] = field(repr=False)
+    scales: torch.Tensor = field(repr=False)
+    betas: torch.Tensor = field(repr=False)
+    members: list[tuple[str, str, list[int]]] = field(default_factory=list, repr=False)
+
+    @property
+    def importance(self) -> torch.Tensor:
+        """Per channel, the max of ``|gamma|`` over the coupled BNs, shape ``(size,)``.
+
+        The max is used (not the mean) because a coupled channel is only useless when it is
+        small in every BN that carries it.
+        """
+        return self.scales.amax(dim=0)
+
+    @property
+    def zero(self) -> torch.Tensor:
+        """Per channel: ``gamma == 0`` in every coupled BN that holds it, shape ``(size,)``."""
+        held = torch.tensor(self.bn_channels) >= 0
+        return ((self.scales == 0) | ~held).all(dim=0) & held.any(dim=0)
+
+
+def _zeroing_bn(module: nn.Module) -> bool:
+    # An affine BN (or timm BN+act whose act keeps 0 at 0) outputs exactly 0 when gamma = beta = 0.
+    if not isinstance(module, _BatchNorm) or not module.affine:
+        return False
+    return all(
+        getattr(module, attr, None) is None or isinstance(getattr(module, attr), _ZERO_ACTS)
+        for attr in ("act", "drop")
+    )
+
+
+def _grad_fn_base(name: str) -> str:
+    return name.split("Backward")[0]
+
+
+def _stays_zero(node: tp.Node, zeroing: set, members: set, memo: dict) -> bool:
+    """Whether ``node``'s output is exactly 0 on the group's channels once its BNs are masked."""
+    if node in memo:
+        return memo[node]
+    memo[node] = False  # cycle guard
+    result = node in zeroing
+    inputs = [n for n in node.inputs if n in members]
+    module = node.module
+    if not result and inputs:
+        if isinstance(module, tp.ops._ElementWiseOp):
+            name = str(module._grad_fn)
+            if _grad_fn_base(name) in _ZERO_UNARY or name in _ZERO_SUM:
+                result = all(_stays_zero(n, zeroing, members, memo) for n in inputs)
+            elif name in _ZERO_PRODUCT:
+                result = any(_stays_zero(n, zeroing, members, memo) for n in inputs)
+        elif isinstance(module, _INDEX_OPS):
+            result = all(_stays_zero(n, zeroing, members, memo) for n in inputs)
+    memo[node] = result
+    return result
+
+
+def _is_module(node: tp.Node) -> bool:
+    return not isinstance(node.module, (tp.ops._ElementWiseOp, *_INDEX_OPS))
+
+
+def _is_depthwise(module: nn.Module) -> bool:
+    return isinstance(module, _CONV) and module.groups == module.in_channels == module.out_channels
+
+
+def _to_channel_group(
+    group: tp.Group,
+    graph: tp.DependencyGraph,
+    names: dict[nn.Module, str],
+    modules: dict[str, nn.Module],
+) -> ChannelGroup | None:
+    items = list(group.items)
+    root_module = items[0].dep.target.module
+    size = len(items[0].idxs)
+    nodes = {item.dep.target for item in items}
+    zeroing = {n for n in nodes if _zeroing_bn(n.module)}
+    if not zeroing:
+        return None  # no BN scale can switch these channels off
+    bn_map: dict[str, list[int]] = {}
+    members: dict[tuple[str, str], list[int]] = {}
+    consumers = []
+    for item in items:
+        node, module = item.dep.target, item.dep.target.module
+        root_idxs = list(getattr(item, "root_idxs", item.idxs))
+        if isinstance(module, _BatchNorm):
+            if node in zeroing:
+                row = bn_map.setdefault(names[module], [-1] * size)
+                for r, i in zip(root_idxs, item.idxs, strict=True):
+                    row[r] = int(i)
+        elif isinstance(module, (*_CONV, nn.Linear)):
+            if isinstance(module, _CONV) and module.groups > 1 and not _is_depthwise(module):
+                return None  # grouped convs couple channels in ways masking does not cover
+            is_out = graph.is_out_channel_pruning_fn(item.dep.handler)
+            row = members.setdefault((names[module], "out" if is_out else "in"), [-1] * size)
+            for r, i in zip(root_idxs, item.idxs, strict=True):
+                row[r] = int(i)
+            if not is_out and not _is_depthwise(module):
+                consumers.append(node)
+        elif not isinstance(module, (tp.ops._ElementWiseOp, *_INDEX_OPS)):
+            return None  # model output, a bare parameter, LayerNorm...: not exact under masking
+    memo: dict = {}
+    for consumer in consumers:
+        # A linear layer's weight enters as t(weight): a node without inputs, not activations.
+        inputs = [n for n in consumer.inputs if n in nodes and (n.inputs or _is_module(n))]
+        if not inputs or not all(_stays_zero(n, zeroing, nodes, memo) for n in inputs):
+            return None  # some layer reads these channels without a zeroed BN in between
+    bn_names = list(bn_map)
+    scales = torch.zeros(len(bn_names), size)
+    betas = torch.zeros(len(bn_names), size)
+    for b, name in enumerate(bn_names):
+        bn = modules[name]
+        row = torch.tensor(bn_map[name])
+        held = row >= 0
+        scales[b, held] = bn.weight.detach()[row[held]].abs().float().cpu()
+        betas[b, held] = bn.bias.detach()[row[held]].float().cpu()
+    return ChannelGroup(
+        root=names[root_module],
+        bn_names=bn_names,
+        size=size,
+        bn_channels=[bn_map[n] for n in bn_names],
+        scales=scales,
+        betas=betas,
+        members=[(name, dim, row) for (name, dim), row in members.items()],
+    )
+
+
+def channel_groups(
+    model: nn.Module, example_input: torch.Tensor, ignored: Sequence[nn.Module] = ()
+) -> list[ChannelGroup]:
+    """The BN-prunable coupled channel groups of ``model``, via torch-pruning's dependency graph.
+
+    Groups are rooted at the out-channels of conv/linear layers. The classifier (the last
+    ``nn.Linear``) and the ``ignored`` modules are never roots. Skipped groups: those with no
+    affine BN, and those where masking the coupled BNs would not make the channels exactly 0 for
+    every reader (e.g. the residual stream of a pre-activation ResNet that a projection shortcut
+    reads un-normalized, which Network Slimming never prunes either), grouped convolutions, or
+    channels that reach the model output.
+
+    Args:
+        model: A CNN with BatchNorm (not modified; its train/eval flags are kept).
+        example_input: A batch the model accepts, used for tracing.
+        ignored: Modules whose out-channels must never be pruned.
+
+    Returns:
+        The groups, ordered by their root's position in ``model.named_modules()``.
+
+    Raises:
+        ValueError: For an option-A ResNet (convert with ``shortcut_a_to_b`` first).
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> groups = channel_groups(build_model("resnet8_tiny"), torch.randn(2, 3, 32, 32))
+        >>> [(g.root, g.size) for g in groups][:2]
+        [('conv1', 4), ('layer1.0.conv1', 4)]
+    """
+    check_prunable(model)
+    graph = build_graph(model, example_input)
+    names = module_names(model)
+    skip = list(ignored)
+    classifier = classifier_of(model)
+    if classifier is not None:
+        skip.append(classifier)
+    result = []
+    modules = dict(model.named_modules())
+    for group in graph.get_all_groups(ignored_layers=skip, root_module_types=(*_CONV, nn.Linear)):
+        converted = _to_channel_group(group, graph, names, modules)
+        if converted is not None:
+            result.append(converted)
+    order = {name: i for i, name in enumerate(modules)}
+    result.sort(key=lambda g: order[g.root])
+    _CACHE[model] = (_fingerprint(model), result)
+    return result
+
+
+def channels_per_layer(model: nn.Module) -> dict[str, int]:
+    """Channels of every BN layer, by qualified name (for before/after plots).
+
+    Example:
+        >>> from slimkit.models import build_model
+        >>> channels_per_layer(build_model("vgg_tiny"))
+        {'features.1': 8, 'features.5': 16, 'features.9': 32}
+    """
+    return {
+        name: int(module.num_features)
+        for name, module in model.named_modules()
+        if isinstance(module, _BatchNorm)
+    }

@@ -1,0 +1,179 @@
+"""Masking (gamma = beta = 0) and physical removal of coupled channels."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from slimkit.surgery.graph import build_graph
+from slimkit.surgery.groups import ChannelGroup, cached_groups, channel_groups
+from slimkit.surgery.widths import refresh_widths
+
+__all__ = ["mask_channels", "prune_channels"]
+
+
+def _nearest(name: str, known: Sequence[str]) -> str:
+    match = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean {match[0]!r}?" if match else f"{len(known)} roots are allowed"
+
+
+def _check_indices(root: str, idxs: Sequence[int], size: int) -> list[int]:
+    try:
+        clean = sorted({int(i) for i in idxs})
+    except (TypeError, ValueError):
+        raise ValueError(f"removal[{root!r}]={idxs!r} is invalid; give channel indices") from None
+    if any(i < 0 or i >= size for i in clean):
+        raise ValueError(f"removal[{root!r}] has indices outside 0..{size - 1}: {clean}")
+    if len(clean) >= size:
+        raise ValueError(
+            f"removal[{root!r}] removes all {size} channels; keep at least 1 (use min_channels)"
+        )
+    return clean
+
+
+def mask_channels(
+    model: nn.Module,
+    removal: Mapping[str, Sequence[int]],
+    example_input: torch.Tensor | None = None,
+    *,
+    groups: Sequence[ChannelGroup] | None = None,
+) -> None:
+    """Set ``gamma`` and ``beta`` of every coupled BN of the removed channels to exactly 0.
+
+    This is Network Slimming's state before surgery: the masked channels output exactly 0, so
+    :func:`prune_channels` afterwards changes no output beyond float rounding. The coupling comes
+    from ``groups`` (as returned by :func:`channel_groups` for this model or an identical copy),
+    or is traced from ``example_input``, or, with neither, is the cached result of the last
+    :func:`channel_groups` call on this model (if its layers have not changed since).
+
+    Args:
+        model: The network; modified in place.
+        removal: Root name -> channel indices, as returned by ``select_channels``.
+        example_input: A batch for tracing; not needed when ``groups`` is given.
+        groups: The model's channel groups.
+
+    Raises:
+        ValueError: If neither ``groups`` nor ``example_input`` is given, or a root is not a
+            BN-prunable group root, or an index is out of range.
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> model = build_model("vgg_tiny")
+        >>> mask_channels(model, {"features.0": [1, 3]}, torch.randn(2, 3, 32, 32))
+        >>> model.features[1].weight[[1, 3]].tolist(), model.features[1].bias[[1, 3]].tolist()
+        ([0.0, 0.0], [0.0, 0.0])
+    """
+    if groups is None and example_input is not None:
+        groups = channel_groups(model, example_input)
+    elif groups is None:
+        groups = cached_groups(model)
+        if groups is None:
+            raise ValueError(
+                "mask_channels needs groups= or example_input= (or a prior "
+                "channel_groups(model, x) call on this unchanged model); none was found"
+            )
+    by_root = {g.root: g for g in groups}
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for root, idxs in removal.items():
+            if root not in by_root:
+                raise ValueError(
+                    f"removal root {root!r} is not a BN-prunable group root; "
+                    f"{_nearest(root, list(by_root))}"
+                )
+            group = by_root[root]
+            clean = _check_indices(root, idxs, group.size)
+            for name, row in zip(group.bn_names, group.bn_channels, strict=True):
+                bn = modules[name]
+                held = [row[i] for i in clean if row[i] >= 0]
+                bn.weight[held] = 0.0
+                bn.bias[held] = 0.0
+
+
+def prune_channels(
+    model: nn.Module, removal: Mapping[str, Sequence[int]], example_input: torch.Tensor
+) -> nn.Module:
+    """Physically remove coupled channels (in place) through torch-pruning's dependency graph.
+
+    For each root, ``group.prune()`` removes the channels from the root's out-channels and from
+    every coupled dimension (BNs, next layers' in-channels, residual branches, concatenations,
+    depthwise convs). Indices refer to the model as passed in. The model keeps its classes;
+    width attributes that torch-pruning leaves stale (timm ``num_features``/``feature_info``,
+    torchvision ``last_channel``, the zoo's width arguments) are made true again.
+
+    Removal is exact (outputs change only by float rounding) when the channels were masked
+    first with :func:`mask_channels`; otherwise it is ordinary structured pruning.
+
+    Args:
+        model: The network; modified in place and returned.
+        removal: Root module name -> channel indices to remove. Two roots of the same coupled
+            group are an error.
+        example_input: A batch the model accepts, for tracing.
+
+    Returns:
+        ``model``, narrower.
+
+    Raises:
+        ValueError: For an unknown root, out-of-range indices, removing every channel of a
+            group, coupled roots, or channels that reach the model output.
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> model = build_model("vgg_tiny")
+        >>> _ = prune_channels(model, {"features.0": [0, 1, 2]}, torch.randn(2, 3, 32, 32))
+        >>> model.features[0].out_channels, model.features[1].num_features
+        (5, 5)
+    """
+    graph = build_graph(model, example_input)
+    modules = dict(model.named_modules())
+    plans: list[tuple[nn.Module, list[int], tp.Group]] = []
+    names = {m: n for n, m in modules.items()}
+    for root in sorted(removal):
+        module = modules.get(root)
+        pruner = None if module is None else graph.get_pruner_of_module(module)
+        if module is None or module not in graph.module2node or pruner is None:
+            convs = [
+                n for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.Linear))
+            ]
+            raise ValueError(
+                f"removal root {root!r} is not a conv/linear layer; {_nearest(root, convs)}"
+            )
+        size = pruner.get_out_channels(module)
+        clean = _check_indices(root, removal[root], size)
+        if not clean:
+            continue
+        group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
+        for item in group.items:
+            target = item.dep.target.module
+            if isinstance(target, tp.ops._OutputOp):
+                raise ValueError(
+                    f"removal root {root!r} feeds the model output; its width is fixed"
+                )
+            other = names.get(target) if target is not module else None
+            if other in removal and graph.is_out_channel_pruning_fn(item.dep.handler):
+                raise ValueError(
+                    f"removal roots {root!r} and {other!r} are coupled in one group; "
+                    "give only one of them"
+                )
+        if not graph.check_pruning_group(group):
+            raise ValueError(f"removal[{root!r}] would empty a coupled layer; remove fewer")
+        plans.append((module, clean, group))
+    # With concatenations or splits, earlier removals shift channel offsets: re-derive each group
+    # just before pruning it. Otherwise the validated groups are still exact.
+    shifting = any(
+        isinstance(node.module, (tp.ops._ConcatOp, tp.ops._SplitOp))
+        for node in graph.module2node.values()
+    )
+    for module, clean, group in plans:
+        if shifting:
+            pruner = graph.get_pruner_of_module(module)
+            group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
+        group.prune()
+    refresh_widths(model, example_input)
+    return model

@@ -1,0 +1,253 @@
+"""Which channels to remove: exact zeros, a global |gamma| percentile, or a MAC budget."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from slimkit.measure import count_macs, macs_by_module
+from slimkit.surgery.groups import ChannelGroup
+from slimkit.surgery.prune import prune_channels
+
+__all__ = ["RULES", "select_channels"]
+
+RULES = ("zeros", "threshold", "macs")
+
+
+def _keep_count(size: int, min_channels: int, min_fraction: float) -> int:
+    # round() first so that e.g. 0.3 * 10 = 3.0000000000000004 keeps 3, not 4.
+    return min(size, max(min_channels, math.ceil(round(min_fraction * size, 9))))
+
+
+def _removable_order(group: ChannelGroup, keep: int) -> list[int]:
+    """Channels of ``group`` that may go, lowest importance first (stable by index)."""
+    order = torch.argsort(group.importance, stable=True).tolist()
+    return order[: group.size - keep]
+
+
+def _guarded(group: ChannelGroup, chosen: torch.Tensor, keep: int) -> list[int]:
+    allowed = _removable_order(group, keep)
+    picked = [i for i in allowed if bool(chosen[i])]
+    return sorted(picked)
+
+
+def _check_args(
+    rule: str,
+    percent: float | None,
+    macs_target: float | None,
+    min_channels: int,
+    min_fraction: float,
+    model: nn.Module | None,
+    example_input: torch.Tensor | None,
+) -> None:
+    if rule not in RULES:
+        near = difflib.get_close_matches(str(rule), RULES, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ValueError(f"rule={rule!r} is unknown; {hint}allowed: {', '.join(RULES)}")
+    if not isinstance(min_channels, int) or min_channels < 1:
+        raise ValueError(f"min_channels={min_channels!r} is invalid; use an integer >= 1")
+    if not 0.0 <= float(min_fraction) <= 1.0:
+        raise ValueError(f"min_fraction={min_fraction!r} is invalid; use 0 <= min_fraction <= 1")
+    if rule == "threshold":
+        if percent is None or not 0.0 <= float(percent) < 1.0:
+            raise ValueError(f"percent={percent!r} is invalid for rule 'threshold'; use 0 <= p < 1")
+    elif percent is not None:
+        raise ValueError(f"percent={percent!r} is only used by rule 'threshold', not {rule!r}")
+    if rule == "macs":
+        if macs_target is None or not 0.0 < float(macs_target) <= 1.0:
+            raise ValueError(
+                f"macs_target={macs_target!r} is invalid for rule 'macs'; use 0 < t <= 1"
+            )
+        if model is None or example_input is None:
+            raise ValueError("rule 'macs' needs model= and example_input=; one is missing")
+    elif macs_target is not None:
+        raise ValueError(f"macs_target={macs_target!r} is only used by rule 'macs', not {rule!r}")
+
+
+class _MacEstimate:
+    """MACs after removing channels, from per-layer MACs scaled by the kept in/out fractions.
+
+    A conv or linear layer's MACs are proportional to in_channels x out_channels (out_channels
+    alone for a depthwise conv); other MACs (matmuls in a module's forward) stay as they are.
+    """
+
+    def __init__(self, model: nn.Module, groups: Sequence[ChannelGroup], input_size: tuple) -> None:
+        modules = dict(model.named_modules())
+        self.base = macs_by_module(model, input_size)
+        self.total = float(sum(self.base.values()))
+        self.dims: dict[str, tuple[int, int, bool]] = {}
+        self.removed: dict[str, list[int]] = {}
+        # hits[g][c]: the (layer, 0 for in / 1 for out) dimensions that channel c of group g shrinks
+        self.hits: list[list[list[tuple[str, int]]]] = []
+        for group in groups:
+            per_channel: list[list[tuple[str, int]]] = [[] for _ in range(group.size)]
+            for name, dim, row in group.members:
+                module = modules.get(name)
+                if name not in self.base or module is None:
+                    continue
+                if isinstance(module, nn.Linear):
+                    self.dims[name] = (module.in_features, module.out_features, False)
+                else:
+                    depthwise = module.groups == module.in_channels == module.out_channels
+                    self.dims[name] = (module.in_channels, module.out_channels, depthwise)
+                self.removed.setdefault(name, [0, 0])
+                for c, idx in enumerate(row):
+                    if idx >= 0:
+                        per_channel[c].append((name, 0 if dim == "in" else 1))
+            self.hits.append(per_channel)
+
+    def _layer(self, name: str) -> float:
+        cin, cout, depthwise = self.dims[name]
+        rin, rout = self.removed[name]
+        if depthwise:
+            return self.base[name] * (cout - max(rin, rout)) / cout
+        return self.base[name] * (cin - rin) / cin * (cout - rout) / cout
+
+    def remove(self, group: int, channel: int) -> float:
+        """Account for one more removed channel; returns the new MAC estimate."""
+        for name, dim in self.hits[group][channel]:
+            self.total -= self._layer(name)
+            self.removed[name][dim] += 1
+            self.total += self._layer(name)
+        return self.total
+
+
+def _removal_of(
+    groups: Sequence[ChannelGroup], ranking: list[tuple[int, int]], k: int
+) -> dict[str, list[int]]:
+    chosen: dict[str, list[int]] = {}
+    for g, c in ranking[:k]:
+        chosen.setdefault(groups[g].root, []).append(c)
+    return {root: sorted(idxs) for root, idxs in chosen.items()}
+
+
+def _select_macs(
+    groups: Sequence[ChannelGroup],
+    keeps: list[int],
+    macs_target: float,
+    model: nn.Module,
+    example_input: torch.Tensor,
+) -> dict[str, list[int]]:
+    input_size = tuple(int(s) for s in example_input.shape[1:])
+    initial = count_macs(model, input_size)
+    budget = macs_target * initial
+    # Global ranking of removable channels (the per-group guard already applied), lowest first.
+    entries = [
+        (float(group.importance[c]), g, pos, c)
+        for g, (group, keep) in enumerate(zip(groups, keeps, strict=True))
+        for pos, c in enumerate(_removable_order(group, keep))
+    ]
+    entries.sort()
+    ranking = [(g, c) for _, g, _, c in entries]
+
+    def real(k: int) -> int:
+        trial = copy.deepcopy(model)
+        return count_macs(
+            prune_channels(trial, _removal_of(groups, ranking, k), example_input), input_size
+        )
+
+    # Smallest k whose estimate fits, then verify (and correct) with true counts on a copy.
+    estimate = _MacEstimate(model, groups, input_size)
+    k = 0
+    while k < len(ranking) and estimate.total > budget * (1 + 1e-9):
+        estimate.remove(*ranking[k])
+        k += 1
+    if real(k) > budget:
+        lo, hi = k, len(ranking)
+        if real(hi) > budget:
+            reach = real(hi) / initial
+            raise ValueError(
+                f"macs_target={macs_target} is unreachable with this guard; the smallest "
+                f"reachable is {reach:.3f} (lower min_channels/min_fraction)"
+            )
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if real(mid) <= budget else (mid, hi)
+        k = hi
+    return _removal_of(groups, ranking, k)
+
+
+def select_channels(
+    groups: Sequence[ChannelGroup],
+    rule: str,
+    *,
+    percent: float | None = None,
+    macs_target: float | None = None,
+    min_channels: int = 1,
+    min_fraction: float = 0.0,
+    model: nn.Module | None = None,
+    example_input: torch.Tensor | None = None,
+) -> dict[str, list[int]]:
+    """Choose channels to remove from BN scales.
+
+    A channel's importance is the max of ``|gamma|`` over the BNs coupled to it
+    (:attr:`ChannelGroup.importance`). Rules:
+
+    - ``"zeros"``: exactly the channels whose ``gamma`` is 0 in every coupled BN (proximal
+      slimming: no threshold).
+    - ``"threshold"``: Network Slimming's global percentile. All importances are concatenated
+      and sorted ascending; ``thr = sorted[floor(N * percent)]`` (0-based, the official PyTorch
+      convention) and every channel with importance ``<= thr`` goes: ``floor(N * percent) + 1``
+      channels plus ties (``percent=0`` removes the global minimum and its ties).
+    - ``"macs"``: the lowest-importance channels go, globally, until the MACs are at most
+      ``macs_target`` times the initial MACs (as few as possible beyond that); an estimate picks
+      the count and a true count on a pruned copy confirms it.
+
+    Every rule keeps at least ``max(min_channels, ceil(min_fraction * size))`` channels per group,
+    the most important ones, so no layer is ever emptied.
+
+    Args:
+        groups: From :func:`channel_groups`.
+        rule: ``"zeros"``, ``"threshold"`` or ``"macs"``.
+        percent: Fraction for ``"threshold"``, in ``[0, 1)``.
+        macs_target: Target MAC fraction for ``"macs"``, in ``(0, 1]``.
+        min_channels: Channels always kept per group (>= 1).
+        min_fraction: Fraction of each group always kept.
+        model: The model the groups came from (``"macs"`` only; not modified).
+        example_input: A batch for tracing (``"macs"`` only).
+
+    Returns:
+        Root name -> sorted channel indices to remove (groups with nothing to remove omitted).
+
+    Raises:
+        ValueError: For an unknown rule, a missing or out-of-range argument, or an unreachable
+            MAC target.
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> from slimkit.surgery import channel_groups
+        >>> model = build_model("vgg_tiny")
+        >>> model.features[1].weight.data[[2, 5]] = 0.0
+        >>> groups = channel_groups(model, torch.randn(2, 3, 32, 32))
+        >>> select_channels(groups, "zeros")
+        {'features.0': [2, 5]}
+    """
+    _check_args(rule, percent, macs_target, min_channels, min_fraction, model, example_input)
+    keeps = [_keep_count(g.size, min_channels, min_fraction) for g in groups]
+    if rule == "macs":
+        assert model is not None and example_input is not None and macs_target is not None
+        return _select_macs(groups, keeps, float(macs_target), model, example_input)
+    if rule == "zeros":
+        chosen = [g.zero for g in groups]
+    else:
+        assert percent is not None
+        allimp = torch.cat([g.importance for g in groups]) if groups else torch.zeros(0)
+        if allimp.numel() == 0:
+            return {}
+        ordered = torch.sort(allimp).values
+        # round() first: 0.29 * 100 is 28.999999999999996 in floats, meant as 29.
+        cut = math.floor(round(allimp.numel() * float(percent), 9))
+        thr = ordered[min(cut, allimp.numel() - 1)]
+        chosen = [g.importance <= thr for g in groups]
+    removal = {}
+    for group, pick, keep in zip(groups, chosen, keeps, strict=True):
+        idxs = _guarded(group, pick, keep)
+        if idxs:
+            removal[group.root] = idxs
+    return removal

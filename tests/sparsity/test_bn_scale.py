@@ -1,0 +1,108 @@
+"""BN-scale sparsity term: subgradient and proximal updates against their definitions."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig, bn_layers
+
+
+def tiny_bn_model(channels: int = 8) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, channels, 3),
+        nn.BatchNorm2d(channels),
+        nn.ReLU(),
+        nn.Conv2d(channels, 4, 1),
+        nn.BatchNorm2d(4),
+    )
+
+
+def loss_of(model: nn.Module) -> torch.Tensor:
+    torch.manual_seed(1)
+    return model(torch.randn(4, 3, 6, 6)).pow(2).mean()
+
+
+def test_l1_subgradient_equals_autograd_of_penalty() -> None:
+    lam = 1e-2
+    model = tiny_bn_model()
+    reference = tiny_bn_model()
+    term = BNScaleSparsity(BNSparsityConfig(method="subgradient", penalty="l1", lam=lam), model)
+    loss_of(model).backward()
+    term.before_step(model)
+    gammas = [m.weight for _, m in bn_layers(reference)]
+    (loss_of(reference) + lam * sum(g.abs().sum() for g in gammas)).backward()
+    for (_, a), (_, b) in zip(bn_layers(model), bn_layers(reference), strict=True):
+        torch.testing.assert_close(a.weight.grad, b.weight.grad)
+
+
+def test_lp_subgradient_is_finite_at_zero() -> None:
+    model = tiny_bn_model()
+    with torch.no_grad():
+        bn_layers(model)[0][1].weight[:3] = 0.0
+    cfg = BNSparsityConfig(method="subgradient", penalty="lp", penalty_kwargs={"p": 0.5}, lam=1e-3)
+    term = BNScaleSparsity(cfg, model)
+    loss_of(model).backward()
+    term.before_step(model)
+    assert all(torch.isfinite(m.weight.grad).all() for _, m in bn_layers(model))
+
+
+def brute_argmin(f, lo: float = -3.0, hi: float = 3.0, n: int = 600_001) -> float:
+    grid = torch.linspace(lo, hi, n, dtype=torch.float64)
+    return float(grid[torch.argmin(f(grid))])
+
+
+def test_proximal_updates_match_brute_force_argmins() -> None:
+    """Digest §8.1.5: with plain SGD, the γ-update is argmin <g,γ> + α/2(γ-γ0)² + β/2(γ-ξ)² and
+    the ξ-update is argmin λ|ξ| + β/2(γ-ξ)² + α/2(ξ-ξ0)²."""
+    lr, lam, beta = 0.1, 0.3, 4.0
+    alpha = 1 / lr
+    model = tiny_bn_model(channels=3)
+    cfg = BNSparsityConfig(method="proximal", penalty="l1", lam=lam, beta=beta, xi_init="gamma")
+    term = BNScaleSparsity(cfg, model)
+    bn = bn_layers(model)[0][1]
+    with torch.no_grad():
+        for m in bn_layers(model):
+            m[1].weight.copy_(torch.linspace(0.2, 0.9, m[1].weight.numel()))
+    term.on_train_start(model)
+    term.xi = term.xi + torch.linspace(-0.5, 0.5, term.xi.numel())  # ξ0 != γ0
+    xi0 = term.xi.clone()
+    gamma0 = bn.weight.detach().clone().double()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_of(model).backward()
+    g = bn.weight.grad.detach().clone().double()
+    opt.step()
+    term.after_step(model, lr)
+    for c in range(3):
+        x0, gc, g0 = float(xi0[c]), float(g[c]), float(gamma0[c])
+
+        def gamma_objective(t, x0=x0, gc=gc, g0=g0):
+            return gc * t + alpha / 2 * (t - g0) ** 2 + beta / 2 * (t - x0) ** 2
+
+        assert abs(float(bn.weight.detach()[c]) - brute_argmin(gamma_objective)) < 2e-5
+        new_gamma = float(bn.weight.detach()[c])
+
+        def xi_objective(t, x0=x0, new_gamma=new_gamma):
+            return lam * t.abs() + beta / 2 * (new_gamma - t) ** 2 + alpha / 2 * (t - x0) ** 2
+
+        assert abs(float(term.xi[c]) - brute_argmin(xi_objective)) < 2e-5
+
+
+def test_proximal_makes_exact_zeros_and_assigns_them_at_the_end() -> None:
+    model = tiny_bn_model()
+    cfg = BNSparsityConfig(method="proximal", penalty="tl1", penalty_kwargs={"a": 1.0}, lam=0.5)
+    term = BNScaleSparsity(cfg, model)
+    term.on_train_start(model)
+    for _ in range(200):
+        term.after_step(model, lr=0.1)
+    assert term.sparsity() > 0.5
+    term.on_train_end(model)
+    gammas = torch.cat([m.weight.detach() for _, m in bn_layers(model)])
+    assert torch.equal(gammas, term.xi) and int((gammas == 0).sum()) > 0
+    state = term.state_dict()
+    other = BNScaleSparsity(cfg, tiny_bn_model())
+    other.load_state_dict(state)
+    assert torch.equal(other.xi, term.xi)
+    metrics = term.epoch_metrics(model)
+    assert metrics["sparsity"] == term.sparsity() and len(term.history) == 1
