@@ -5,7 +5,8 @@ on the command line with dotted ``key=value`` pairs:
 
 - ``data.batch_size=64``: a top-level section's field;
 - ``train.epochs=1``: a field of every stage of kind ``train``;
-- ``stages.0.optimizer.lr=0.05``: a field of one stage, by index.
+- ``stages.0.optimizer.lr=0.05``: a field of one stage, by index;
+- ``train.terms.0.lam=0.05``: list items by index anywhere in the path.
 
 Values are parsed as YAML (``1`` is an int, ``[1, 32]`` a list, ``null`` None).
 
@@ -158,15 +159,31 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     if not rest:
         raise ConfigError(f"override '{item}': name a field inside '{head}'")
     for target in targets:
-        node = target
+        node: Any = target
         for part in rest[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                raise ConfigError(f"override '{item}': '{part}' is not a section")
-            node = child
-        node[rest[-1]] = copy.deepcopy(value)
+            node = _child(node, part, item)
+        if isinstance(node, list):
+            node[_index(node, rest[-1], item)] = copy.deepcopy(value)
+        else:
+            node[rest[-1]] = copy.deepcopy(value)
+
+
+def _index(node: list[Any], part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"override '{item}': '{part}' is not an index of a {len(node)}-item list")
+    return int(part)
+
+
+def _child(node: Any, part: str, item: str) -> Any:
+    """Step into ``node[part]`` (creating a missing section; list items by index)."""
+    if isinstance(node, list):
+        return node[_index(node, part, item)]
+    child = node.get(part)
+    if child is None:
+        child = node[part] = {}
+    if not isinstance(child, dict | list):
+        raise ConfigError(f"override '{item}': '{part}' is not a section")
+    return child
 
 
 def save_recipe(recipe: Recipe, path: str | Path) -> None:

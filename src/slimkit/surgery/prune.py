@@ -53,7 +53,7 @@ def mask_channels(
     Args:
         model: The network; modified in place.
         removal: Root name -> channel indices, as returned by ``select_channels``.
-        example_input: A batch for tracing; not needed when ``groups`` is given.
+        example_input: A batch for tracing; not needed with ``groups`` or a cached result.
         groups: The model's channel groups.
 
     Raises:
