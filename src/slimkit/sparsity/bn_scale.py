@@ -108,7 +108,9 @@ class BNScaleSparsity(TrainingTerm):
         weights = self._weights(model)
         parts = torch.split(flat, self.sizes)
         with torch.no_grad():
-            torch._foreach_copy_(weights, [p.view_as(w).to(w.dtype) for p, w in zip(parts, weights, strict=True)])
+            torch._foreach_copy_(
+                weights, [p.view_as(w).to(w.dtype) for p, w in zip(parts, weights, strict=True)]
+            )
 
     def sparse_vector(self, model: nn.Module | None = None) -> torch.Tensor:
         """The variable that carries the sparsity: ξ (proximal) or γ (subgradient)."""
@@ -129,7 +131,9 @@ class BNScaleSparsity(TrainingTerm):
             else:
                 gen = torch.Generator().manual_seed(self.cfg.seed)
                 u = torch.rand(gamma.numel(), generator=gen)
-                self.xi = (self.cfg.xi_low + (self.cfg.xi_high - self.cfg.xi_low) * u).to(gamma.device)
+                self.xi = (self.cfg.xi_low + (self.cfg.xi_high - self.cfg.xi_low) * u).to(
+                    gamma.device
+                )
 
     def before_step(self, model: nn.Module) -> None:
         if self.cfg.method != "subgradient" or self.cfg.lam == 0:
@@ -201,5 +205,3 @@ class BNScaleSparsity(TrainingTerm):
 def build_bn_sparsity(cfg: BNSparsityConfig, model: nn.Module) -> BNScaleSparsity:
     """Recipe factory of the ``bn_sparsity`` term."""
     return BNScaleSparsity(cfg, model)
-
-

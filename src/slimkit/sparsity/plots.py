@@ -27,7 +27,10 @@ def plot_scale_histograms(
     epochs = np.arange(1, len(history) + 1)
     fig, (ax_hist, ax_zero) = new_figure(1, 2, figsize=(11.0, 4.0))
     mesh = ax_hist.pcolormesh(
-        np.arange(0.5, len(history) + 1), np.arange(len(edges)), counts.T, cmap="viridis",
+        np.arange(0.5, len(history) + 1),
+        np.arange(len(edges)),
+        counts.T,
+        cmap="viridis",
         shading="flat",
     )
     ticks = list(range(0, len(edges), 4))
@@ -49,7 +52,9 @@ def plot_scale_histograms(
 
 
 def plot_channels_per_layer(
-    before: dict[str, int], after: dict[str, int], out_dir: str | Path,
+    before: dict[str, int],
+    after: dict[str, int],
+    out_dir: str | Path,
     filename: str = "channels_per_layer.png",
 ) -> list[Path]:
     """Bar chart of channels per BN layer before and after pruning."""

@@ -83,7 +83,9 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
         handle.apply_edit("prune_channels", removal=removal, input_size=list(input_size))
     after = channels_per_layer(handle.module)
     if ctx.dist.is_main:
-        for path in plot_channels_per_layer(before, after, ctx.run_dir, f"channels_stage{ctx.stage_index}.png"):
+        for path in plot_channels_per_layer(
+            before, after, ctx.run_dir, f"channels_stage{ctx.stage_index}.png"
+        ):
             ctx.plots.append(path.name)
     ctx.model.module = handle.module.to(ctx.device)
     ctx.top1 = ctx.evaluate("eval pruned")
