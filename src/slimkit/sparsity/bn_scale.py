@@ -22,7 +22,10 @@ the averaging and prox steps bypass the momentum buffer, as in the official code
 Reconstructed details, exposed as parameters: ``xi_init`` (the code draws ξ ~ U(0.47, 0.53);
 ``gamma`` copies the current scales, which suits starting from a trained model) and
 ``gamma_init`` (network slimming initializes γ = 0.5 when training from scratch; ``null`` keeps the
-model's values, the default, so pretrained models are not disturbed).
+model's values, the default, so pretrained models are not disturbed) and ``final_assign``
+(``xi``: γ := ξ at the end, the digest's recommendation; ``zeros``: only the exact zeros of ξ are
+written into γ and live channels keep their trained γ, which on short schedules avoids the
+accuracy drop caused by the remaining γ - ξ = -∂L/∂γ / β gap of the live channels).
 
 Example:
     >>> import torch
@@ -67,6 +70,7 @@ class BNSparsityConfig(TermConfig):
     xi_low: float = 0.47
     xi_high: float = 0.53
     gamma_init: float | None = None
+    final_assign: Literal["xi", "zeros"] = "xi"
     eps: float = Field(1e-8, gt=0, description="ℓp subgradient guard at γ = 0")
     seed: int = 0
 
@@ -164,7 +168,11 @@ class BNScaleSparsity(TrainingTerm):
 
     def on_train_end(self, model: nn.Module) -> None:
         if self.cfg.method == "proximal" and self.xi is not None:
-            self._assign(model, self.xi)  # γ := ξ, so the exact zeros are in the model
+            if self.cfg.final_assign == "xi":
+                self._assign(model, self.xi)  # γ := ξ, so the exact zeros are in the model
+            else:  # only the exact zeros of ξ are carried into γ; live channels keep γ
+                gamma = self._gamma(model)
+                self._assign(model, torch.where(self.xi == 0, torch.zeros_like(gamma), gamma))
 
     # -- reporting ----------------------------------------------------------------------------
 
