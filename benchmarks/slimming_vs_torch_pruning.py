@@ -44,7 +44,7 @@ from slimkit.data import Augment, BatchLoader, load_dataset
 from slimkit.engine import OptimizerConfig, ScheduleConfig, Trainer, TrainingTerm, evaluate
 from slimkit.measure import count_macs, count_params, measure_latency
 from slimkit.models import build_model
-from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig
+from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig, bn_layers
 from slimkit.surgery import channel_groups, mask_channels, prune_channels, select_channels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,8 +81,13 @@ class Bench:
         )
 
     def fresh_model(self) -> nn.Module:
+        """The same initialization for every method (BN scales set to ``--gamma-init``)."""
         torch.manual_seed(0)
-        return build_model("resnet20", num_classes=10).to(memory_format=torch.channels_last)
+        model = build_model("resnet20", num_classes=10)
+        with torch.no_grad():
+            for _, bn in bn_layers(model):
+                bn.weight.fill_(self.args.gamma_init)
+        return model.to(memory_format=torch.channels_last)
 
     def train(
         self, model: nn.Module, epochs: int, terms: list[TrainingTerm], lr: float, seed: int
@@ -186,16 +191,18 @@ def proximal_step_overhead(bench: Bench, steps: int = 20, rounds: int = 5) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--per-class", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--ft-epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--ft-lr", type=float, default=0.02)
-    parser.add_argument("--prox-lam", type=float, default=0.02)
-    parser.add_argument("--prox-beta", type=float, default=1.0)
-    parser.add_argument("--ns-lam", type=float, default=1e-4)
-    parser.add_argument("--tp-reg", type=float, default=1e-4)
+    parser.add_argument("--gamma-init", type=float, default=0.05)
+    parser.add_argument("--prox-lam", type=float, default=0.003)
+    parser.add_argument("--prox-beta", type=float, default=10.0)
+    parser.add_argument("--ns-lam", type=float, default=1e-3)
+    parser.add_argument("--tp-bn-reg", type=float, default=1e-3)
+    parser.add_argument("--tp-group-reg", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
     args = parser.parse_args()
@@ -358,7 +365,10 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"Budget: {s['train_images']:,} training images ({s['per_class']} per class), "
         f"{s['epochs']} training epochs + {s['ft_epochs']} fine-tuning epochs where marked FT, "
-        f"batch {s['batch_size']}, SGD momentum 0.9, cosine lr {s['lr']} (FT {s['ft_lr']}); "
+        f"batch {s['batch_size']}, SGD momentum 0.9, cosine lr {s['lr']} (FT {s['ft_lr']}), "
+        f"BN scales initialized to {s['gamma_init']} for every method; proximal λ {s['prox_lam']}, "
+        f"β {s['prox_beta']}; NS/nonconvex λ {s['ns_lam']}; Torch-Pruning reg {s['tp_bn_reg']} "
+        f"(BNScale) / {s['tp_group_reg']} (GroupNorm); "
         f"top-1 on the full {s['test_images']:,}-image test set; {s['threads']} CPU threads; "
         f"torch {s['torch']}, torch-pruning {s['torch_pruning']}. "
         f"Total {result['total_seconds'] / 60:.1f} min.",
