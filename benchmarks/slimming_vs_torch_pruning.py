@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as slimkit runs do (runtime.flush_denormal)
     bench = Bench(args)
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()

@@ -8,21 +8,9 @@ import pytest
 
 from slimkit.measure import export_onnx
 from slimkit.models import build_model
+from tests.models.test_pruning_export import TINY
 
-FAMILIES = [
-    "resnet8_tiny",
-    "resnet8a_tiny",
-    "resnet_bottleneck_tiny",
-    "vgg_tiny",
-    "densenet_tiny",
-    "densenet_bc_tiny",
-    "wrn_tiny",
-    "lenet5",
-    "resnet20",
-    "tv:resnet18",
-    "tv:mobilenet_v2",
-    "timm:resnet18",
-]
+FAMILIES = [*TINY, "resnet20", "tv:resnet18", "tv:mobilenet_v2", "timm:resnet18"]
 
 
 @pytest.mark.parametrize("name", FAMILIES)

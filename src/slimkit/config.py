@@ -141,7 +141,8 @@ def _one_line(exc: ValidationError, path: str) -> str:
     where = path
     for part in err["loc"]:
         where = _join(where, part)
-    msg = err["msg"]
-    value = err.get("input")
+    msg = err["msg"].removeprefix("Value error, ")
     more = f" (+{exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""
-    return f"{where or 'recipe'}: {msg}, got {value!r}{more}"
+    if not err["loc"]:  # a check across fields: the input is the whole section
+        return f"{where or 'recipe'}: {msg}{more}"
+    return f"{where or 'recipe'}: {msg}, got {err.get('input')!r}{more}"

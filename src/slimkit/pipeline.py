@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed
+import yaml
 
 from slimkit import __version__
 from slimkit.artifacts import SlimModel, load_artifact, save_artifact
@@ -174,6 +175,22 @@ def _prepare_run_dir(run_dir: Path, resume: bool, dist: DistInfo) -> None:
     barrier(dist)
 
 
+def _check_same_recipe(saved: Any, given: Any, path: Path, where: str = "") -> None:
+    """A resumed run must use the recipe it started with (same file, same overrides)."""
+    if isinstance(saved, dict) and isinstance(given, dict):
+        for key in sorted(set(saved) | set(given), key=str):
+            sub = f"{where}.{key}" if where else str(key)
+            _check_same_recipe(saved.get(key), given.get(key), path, sub)
+    elif isinstance(saved, list) and isinstance(given, list) and len(saved) == len(given):
+        for i, (a, b) in enumerate(zip(saved, given, strict=True)):
+            _check_same_recipe(a, b, path, f"{where}[{i}]")
+    elif saved != given:
+        raise RunDirError(
+            f"--resume: {where or 'recipe'} is {given!r} but the run started with {saved!r} "
+            f"({path}); resume with the same recipe and overrides"
+        )
+
+
 def _load_state(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "state.json"
     return json.loads(path.read_text()) if path.is_file() else {"completed": []}
@@ -207,6 +224,8 @@ def run_recipe(
     runtime = recipe.runtime
     if runtime.threads is not None:
         torch.set_num_threads(runtime.threads)
+    if runtime.flush_denormal:  # denormal floats make CPU kernels ~100x slower
+        torch.set_flush_denormal(True)
     device = resolve_device(runtime.device)
     dist = init_distributed(device.type)
     if device.type == "cuda" and dist.enabled:
@@ -229,8 +248,11 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
         run_dir = chosen[0]
     run_dir = Path(run_dir)
     _prepare_run_dir(run_dir, resume, dist)
-    if dist.is_main:
-        save_recipe(recipe, run_dir / "recipe.yaml")
+    saved = run_dir / "recipe.yaml"
+    if resume and saved.is_file():
+        _check_same_recipe(yaml.safe_load(saved.read_text()), recipe.to_dict(), saved)
+    elif dist.is_main:
+        save_recipe(recipe, saved)
     seed_everything(recipe.seed)
 
     cfg = recipe.data
@@ -284,6 +306,7 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
         set_rng_state(load_checkpoint(run_dir / last["rng"])["rng"])
         ctx.top1, ctx.onnx_path = last.get("top1"), last.get("onnx")
         ctx.latency_ms = dict(last.get("latency_ms") or {})
+        ctx.plots = list(last.get("plots") or [])
         say_main(f"resuming {run_dir} after stage {len(records) - 1} ({records[-1]['kind']})")
     _to_device(ctx)
 
@@ -366,6 +389,7 @@ def _finish_stage(ctx: RunContext, state: dict[str, Any], index: int, record: di
                 "top1": ctx.top1,
                 "onnx": ctx.onnx_path,
                 "latency_ms": ctx.latency_ms,
+                "plots": list(ctx.plots),
             }
         )
         _write_json(ctx.path("state.json"), state)

@@ -69,6 +69,7 @@ class RuntimeConfig(Config):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
     channels_last: bool = True
+    flush_denormal: bool = True
     amp: bool = True
     log_every: int = Field(20, ge=1)
     quiet: bool = False

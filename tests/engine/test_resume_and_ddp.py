@@ -19,8 +19,10 @@ from slimkit.artifacts import load_artifact
 from tests.helpers import REPO
 
 
-def write_recipe(path: Path, model: str, batch_size: int, epochs: int, threads: int) -> Path:
-    recipe = {
+def write_recipe(
+    path: Path, model: str, batch_size: int, epochs: int, threads: int, slimming: bool = False
+) -> Path:
+    recipe: dict = {
         "name": "proc-test",
         "model": {"name": model},
         "data": {"name": "digits", "batch_size": batch_size, "eval_batch_size": 256},
@@ -34,6 +36,19 @@ def write_recipe(path: Path, model: str, batch_size: int, epochs: int, threads: 
             }
         ],
     }
+    if slimming:  # proximal slimming: ξ must survive the kill; then a prune and a short fine-tune
+        recipe["stages"][0]["terms"] = [
+            {
+                "name": "bn_sparsity",
+                "method": "proximal",
+                "penalty": "tl1",
+                "lam": 0.05,
+                "beta": 10.0,
+                "gamma_init": 0.05,
+                "xi_init": "gamma",
+            }
+        ]
+        recipe["stages"] += [{"kind": "prune", "rule": "zeros"}, {"kind": "train", "epochs": 1}]
     path.write_text(yaml.safe_dump(recipe))
     return path
 
@@ -51,7 +66,9 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def test_sigkill_mid_epoch_then_resume_is_bit_exact(tmp_path: Path) -> None:
-    recipe = write_recipe(tmp_path / "r.yaml", "resnet8_tiny", 32, epochs=2, threads=2)
+    recipe = write_recipe(
+        tmp_path / "r.yaml", "resnet8_tiny", 32, epochs=2, threads=2, slimming=True
+    )
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run(
         slimkit("run", str(recipe), "--out", str(full)),
@@ -84,7 +101,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
     assert not (killed / "report.json").exists()
     ckpt = torch.load(killed / "checkpoints" / "stage0.pt", weights_only=True)
-    assert ckpt["epoch"] == 1
+    assert ckpt["epoch"] == 1 and ckpt["terms"][0]["xi"] is not None
 
     resumed = subprocess.run(
         slimkit("run", str(recipe), "--out", str(killed), "--resume"),
@@ -102,6 +119,17 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(tmp_path: Path) -> None:
     report_a = json.loads((full / "report.json").read_text())
     report_b = json.loads((killed / "report.json").read_text())
     assert report_a["final"]["top1"] == report_b["final"]["top1"]
+    assert report_a["stages"][1]["channels_removed"] == report_b["stages"][1]["channels_removed"]
+    assert report_a["plots"] == report_b["plots"]
+
+    changed = subprocess.run(
+        slimkit("run", str(recipe), "--out", str(killed), "--resume", "train.epochs=5"),
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert changed.returncode == 2 and "resume with the same recipe" in changed.stderr
 
 
 def test_resume_refuses_non_empty_dir_without_flag(tmp_path: Path) -> None:

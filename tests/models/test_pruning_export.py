@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import warnings
-
-import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 import torch_pruning as tp
@@ -50,22 +45,3 @@ def test_half_channel_pruning_keeps_a_working_model(name: str) -> None:
     pruner.step()
     assert sum(p.numel() for p in model.parameters()) < 0.6 * before
     assert model(x).shape == (2, 6)
-
-
-@pytest.mark.parametrize("name", TINY)
-def test_onnx_export_matches_torch(name: str) -> None:
-    model = build_model(name).eval()
-    x = torch.randn(2, 3, 32, 32)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (x,), buffer, dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}}
-        )
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {"x": x.numpy()})
-    with torch.no_grad():
-        want = model(x).numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

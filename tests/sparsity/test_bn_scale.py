@@ -37,15 +37,31 @@ def test_l1_subgradient_equals_autograd_of_penalty() -> None:
         torch.testing.assert_close(a.weight.grad, b.weight.grad)
 
 
-def test_lp_subgradient_is_finite_at_zero() -> None:
-    model = tiny_bn_model()
-    with torch.no_grad():
-        bn_layers(model)[0][1].weight[:3] = 0.0
-    cfg = BNSparsityConfig(method="subgradient", penalty="lp", penalty_kwargs={"p": 0.5}, lam=1e-3)
-    term = BNScaleSparsity(cfg, model)
-    loss_of(model).backward()
-    term.before_step(model)
-    assert all(torch.isfinite(m.weight.grad).all() for _, m in bn_layers(model))
+def test_nonconvex_subgradients_match_their_formulas_and_are_guarded_at_zero() -> None:
+    """Digest §4.2: ℓp adds λ·p·sign(γ)|γ|^(p-1) (0 at γ = 0 instead of 0/0); transformed ℓ1
+    adds λ·a(a+1)·sign(γ)/(a+|γ|)²."""
+    lam, p, a = 1e-3, 0.5, 2.0
+    for penalty, kwargs, formula in [
+        ("lp", {"p": p}, lambda g: p * g.sign() * g.abs().clamp(min=1e-30) ** (p - 1)),
+        ("tl1", {"a": a}, lambda g: a * (a + 1) * g.sign() / (a + g.abs()) ** 2),
+    ]:
+        model = tiny_bn_model()
+        with torch.no_grad():
+            bn_layers(model)[0][1].weight[:3] = 0.0
+            bn_layers(model)[0][1].weight[3] = -0.25
+        cfg = BNSparsityConfig(
+            method="subgradient", penalty=penalty, penalty_kwargs=kwargs, lam=lam
+        )
+        term = BNScaleSparsity(cfg, model)
+        gammas = [m.weight.detach().clone() for _, m in bn_layers(model)]
+        loss_of(model).backward()
+        task_grads = [m.weight.grad.clone() for _, m in bn_layers(model)]
+        term.before_step(model)
+        for (_, m), g, task in zip(bn_layers(model), gammas, task_grads, strict=True):
+            added = m.weight.grad - task
+            assert torch.isfinite(added).all()
+            want = torch.where(g == 0, torch.zeros_like(g), lam * formula(g))
+            torch.testing.assert_close(added, want, rtol=1e-4, atol=1e-9)
 
 
 def brute_argmin(f, lo: float = -3.0, hi: float = 3.0, n: int = 600_001) -> float:

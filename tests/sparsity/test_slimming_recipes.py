@@ -32,7 +32,7 @@ def test_digits_proximal_slimming_recipe(tmp_path: Path) -> None:
     assert report["final"]["macs"] <= 0.8 * report["initial"]["macs"]
     assert report["final"]["params"] < report["initial"]["params"]
     assert report["final"]["top1"] >= 0.95, report["final"]
-    assert {"scale_histograms.png", "channels_stage1.png"} <= set(report["plots"])
+    assert {"scale_histograms_stage0.png", "channels_stage1.png"} <= set(report["plots"])
     assert seconds < 150, f"{seconds:.0f}s"
     # the final artifact replays the channel removal and keeps the weights
     handle = load_artifact(out / "model.slim.pt")

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
-from slimkit.engine.distributed import DistInfo, barrier
+from slimkit.engine.distributed import DistInfo, all_reduce_sum, barrier
 from slimkit.engine.evaluate import autocast_context, evaluate
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.optim import (
@@ -217,7 +217,8 @@ class Trainer:
         )
 
     def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
-        value = float(loss_sum)
+        # every rank checks the sum over all ranks, so all of them stop together
+        value = float(all_reduce_sum(loss_sum.detach().clone(), self.dist))
         if not math.isfinite(value):
             where = f"stage {self.stage_index} epoch {epoch + 1} step {step}"
             kept = (

@@ -65,8 +65,9 @@ class TrainingTerm:
         """Scalars logged with each epoch (e.g. ``{"sparsity": 0.4}``)."""
         return {}
 
-    def plots(self, out_dir: Path) -> list[Path]:
-        """Write the term's own PNG plots into ``out_dir`` after training; return their paths."""
+    def plots(self, out_dir: Path, tag: str = "") -> list[Path]:
+        """Write the term's own PNG plots into ``out_dir`` after training (``tag`` goes into the
+        file names, e.g. ``_stage0``); return their paths."""
         return []
 
     def state_dict(self) -> dict[str, Any]:

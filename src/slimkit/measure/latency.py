@@ -79,8 +79,9 @@ def measure_latency(
 
     * ``torch``: eager, ``torch.inference_mode()``, ``torch.set_num_threads(threads)``
       (restored afterwards); the input is channels_last when the model's conv weights are.
+      Denormal floats are flushed to zero (``torch.set_flush_denormal(True)``, left on).
     * ``ort``: ONNX Runtime ``CPUExecutionProvider`` with ``intra_op_num_threads=threads``,
-      ``inter_op_num_threads=1`` and all graph optimizations. Without ``onnx_path`` the model is
+      ``inter_op_num_threads=1``, all graph optimizations and denormals as zero. Without ``onnx_path`` the model is
       exported (dynamic batch) to a temporary file that is deleted afterwards.
 
     Adaptive repeats: with ``budget_s`` set, the timed calls of one (runtime, batch) pair stop
@@ -132,6 +133,7 @@ def measure_latency(
         channels_last = uses_channels_last(model)
         prev_threads = torch.get_num_threads()
         torch.set_num_threads(threads)
+        torch.set_flush_denormal(True)
         try:
             with eval_mode(model), torch.inference_mode():
                 for b in batches:

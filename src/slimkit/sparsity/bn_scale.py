@@ -47,14 +47,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from slimkit.engine.terms import TermConfig, TrainingTerm, register_term
 from slimkit.penalties import build_penalty
 
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-_HIST_EDGES = torch.cat([torch.zeros(1), torch.logspace(-6, 1, 29)])  # |γ| bins, 0 separate
+# |γ| histogram bins: [0, 1e-30) holds the exact zeros, then log-spaced bins from 1e-6 to 10
+_HIST_EDGES = torch.cat([torch.tensor([0.0, 1e-30]), torch.logspace(-6, 1, 29)])
+_GROUP_PENALTIES = {"group_l21", "l1_l21", "l0_l21"}
 
 
 class BNSparsityConfig(TermConfig):
@@ -63,7 +65,7 @@ class BNSparsityConfig(TermConfig):
     name: Literal["bn_sparsity"] = "bn_sparsity"
     method: Literal["subgradient", "proximal"] = "proximal"
     penalty: str = "l1"
-    penalty_kwargs: dict[str, float] = Field(default_factory=dict)
+    penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
     lam: float = Field(1e-4, ge=0, description="λ, the penalty weight (`--s` in the papers' code)")
     beta: float = Field(100.0, gt=0, description="β, proximal coupling weight")
     xi_init: Literal["uniform", "gamma"] = "uniform"
@@ -73,6 +75,22 @@ class BNSparsityConfig(TermConfig):
     final_assign: Literal["xi", "zeros"] = "xi"
     eps: float = Field(1e-8, gt=0, description="ℓp subgradient guard at γ = 0")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _penalty_fits_method(self) -> BNSparsityConfig:
+        if self.penalty in _GROUP_PENALTIES:
+            raise ValueError(
+                f"penalty '{self.penalty}' acts on groups; BN scales need an elementwise one"
+            )
+        penalty = build_penalty(self.penalty, **self.penalty_kwargs)
+        if self.method == "subgradient":
+            try:
+                penalty.subgradient(torch.ones(1))
+            except NotImplementedError:
+                raise ValueError(
+                    f"penalty '{self.penalty}' has no subgradient; use method: proximal"
+                ) from None
+        return self
 
 
 def bn_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -94,15 +112,16 @@ class BNScaleSparsity(TrainingTerm):
         if not layers:
             raise ValueError("bn_sparsity: the model has no affine BatchNorm layer to regularize")
         self.names = [name for name, _ in layers]
-        self.sizes = [m.weight.numel() for _, m in layers]
+        self.modules = [m for _, m in layers]
+        self.sizes = [m.weight.numel() for m in self.modules]
         self.xi: torch.Tensor | None = None
         self.history: list[dict[str, Any]] = []
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _weights(self, model: nn.Module) -> list[torch.Tensor]:
-        modules = dict(model.named_modules())
-        return [modules[name].weight for name in self.names]
+        """The BN scale parameters (the layers found when the term was built on ``model``)."""
+        return [m.weight for m in self.modules]
 
     def _gamma(self, model: nn.Module) -> torch.Tensor:
         """All scales as one float32 vector (one concatenation per step)."""
@@ -193,13 +212,14 @@ class BNScaleSparsity(TrainingTerm):
         self.history.append({**record, "hist": hist.tolist()})
         return record
 
-    def plots(self, out_dir: Path) -> list[Path]:
+    def plots(self, out_dir: Path, tag: str = "") -> list[Path]:
         from slimkit.sparsity.plots import plot_scale_histograms
 
         if not self.history:
             return []
         label = "ξ (proximal)" if self.cfg.method == "proximal" else "γ"
-        return plot_scale_histograms(self.history, _HIST_EDGES.tolist(), label, out_dir)
+        name = f"scale_histograms{tag}.png"
+        return plot_scale_histograms(self.history, _HIST_EDGES.tolist(), label, out_dir, name)
 
     def state_dict(self) -> dict[str, Any]:
         return {"xi": self.xi, "history": self.history}

@@ -19,7 +19,11 @@ from slimkit.report import new_figure, save_figure
 
 
 def plot_scale_histograms(
-    history: list[dict[str, Any]], edges: list[float], label: str, out_dir: str | Path
+    history: list[dict[str, Any]],
+    edges: list[float],
+    label: str,
+    out_dir: str | Path,
+    filename: str = "scale_histograms.png",
 ) -> list[Path]:
     """Heat map of the |scale| histogram per epoch, and the exact-zero fraction over epochs."""
     counts = np.array([h["hist"] for h in history], dtype=float)  # (epochs, bins)
@@ -33,7 +37,7 @@ def plot_scale_histograms(
         cmap="viridis",
         shading="flat",
     )
-    ticks = list(range(0, len(edges), 4))
+    ticks = [0, *range(2, len(edges), 4)]
     ax_hist.set_yticks(ticks, [("0" if edges[i] == 0 else f"{edges[i]:.0e}") for i in ticks])
     ax_hist.set_xlabel("epoch")
     ax_hist.set_ylabel(f"|{label}| (bin lower edge)")
@@ -48,7 +52,7 @@ def plot_scale_histograms(
     ax_zero.set_title("channel sparsity over training")
     ax_zero.grid(alpha=0.3)
     ax_zero.legend()
-    return [save_figure(fig, Path(out_dir) / "scale_histograms.png")]
+    return [save_figure(fig, Path(out_dir) / filename)]
 
 
 def plot_channels_per_layer(

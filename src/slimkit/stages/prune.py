@@ -41,7 +41,7 @@ class PruneStageConfig(StageConfig):
 
     kind: Literal["prune"] = "prune"
     rule: Literal["zeros", "threshold", "macs"] = "zeros"
-    percent: float | None = Field(None, gt=0, lt=1)
+    percent: float | None = Field(None, ge=0, lt=1)
     macs_target: float | None = Field(None, gt=0, le=1)
     min_channels: int = Field(1, ge=1)
     min_fraction: float = Field(0.0, ge=0, lt=1)

@@ -68,7 +68,8 @@ def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
     ctx.top1 = result.top1
     if ctx.dist.is_main:
         for term in terms:
-            ctx.plots.extend(str(p.relative_to(ctx.run_dir)) for p in term.plots(ctx.run_dir))
+            paths = term.plots(ctx.run_dir, tag=f"_stage{ctx.stage_index}")
+            ctx.plots.extend(str(p.relative_to(ctx.run_dir)) for p in paths)
     rates = [h["images_per_s"] for h in result.history if "images_per_s" in h]
     record: dict[str, Any] = {
         "epochs": result.epochs,
