@@ -133,11 +133,9 @@ class TorchPruningRegularizer(TrainingTerm):
         self.pruner.regularize(model)
 
 
-def prune_to_macs_with_tp(
-    model: nn.Module, importance: Any, pruner_cls: Any, target_macs: int, reg: float
-) -> tuple[nn.Module, Any]:
-    """Build a Torch-Pruning pruner; returns (model, pruner). Pruning happens in ``tp_prune``."""
-    pruner = pruner_cls(
+def make_tp_pruner(model: nn.Module, importance: Any, pruner_cls: Any, reg: float) -> Any:
+    """A global Torch-Pruning pruner with a fine iterative schedule (stepped by ``tp_prune``)."""
+    return pruner_cls(
         model,
         torch.zeros(1, *INPUT),
         importance=importance,
@@ -147,7 +145,6 @@ def prune_to_macs_with_tp(
         iterative_steps=60,
         ignored_layers=[model.fc],
     )
-    return model, pruner
 
 
 def tp_prune(model: nn.Module, pruner: Any, target_macs: int) -> None:
@@ -205,6 +202,12 @@ def main() -> None:
     parser.add_argument("--tp-group-reg", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
+    parser.add_argument(
+        "--target-macs",
+        type=int,
+        default=None,
+        help="matched MACs target (default: what proximal tℓ1 reaches)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as slimkit runs do (runtime.flush_denormal)
@@ -266,6 +269,8 @@ def main() -> None:
         record(
             f"{label} + FT", ft, seconds + ft_seconds, fine_tuned=True, top1_before_ft=row["top1"]
         )
+    if args.target_macs is not None:
+        target_macs = args.target_macs
     if target_macs is None:
         target_macs = int(0.5 * dense_macs)
     print(f"== matched MACs target {target_macs:,} ({dense_macs / target_macs:.2f}x)", flush=True)
@@ -304,21 +309,25 @@ def main() -> None:
             fine_tuned=True,
         )
 
-    for label, pruner_cls, importance in [
-        ("Torch-Pruning BNScalePruner", tp.pruner.BNScalePruner, tp.importance.BNScaleImportance()),
+    for label, pruner_cls, importance, reg in [
+        (
+            "Torch-Pruning BNScalePruner",
+            tp.pruner.BNScalePruner,
+            tp.importance.BNScaleImportance(),
+            args.tp_bn_reg,
+        ),
         (
             "Torch-Pruning GroupNormPruner",
             tp.pruner.GroupNormPruner,
             tp.importance.GroupMagnitudeImportance(p=2),
+            args.tp_group_reg,
         ),
     ]:
         if not wanted(label):
             continue
         print(f"== {label}", flush=True)
         model = bench.fresh_model().to(memory_format=torch.contiguous_format)
-        model, pruner = prune_to_macs_with_tp(
-            model, importance, pruner_cls, target_macs, args.tp_reg
-        )
+        pruner = make_tp_pruner(model, importance, pruner_cls, reg)
         model = model.to(memory_format=torch.channels_last)
         seconds = bench.train(model, args.epochs, [TorchPruningRegularizer(pruner)], args.lr, 0)
         model = model.cpu().to(memory_format=torch.contiguous_format)

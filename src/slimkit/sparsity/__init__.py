@@ -1,4 +1,5 @@
-"""Sparsity training terms: BN-scale slimming (subgradient, nonconvex, proximal)."""
+"""Sparsity training terms: BN-scale slimming (subgradient, nonconvex, proximal) and weight/filter
+sparsity by relaxed variable splitting (``sgl``)."""
 
 from slimkit.sparsity.bn_scale import (
     BNScaleSparsity,
@@ -6,5 +7,20 @@ from slimkit.sparsity.bn_scale import (
     bn_layers,
     build_bn_sparsity,
 )
+from slimkit.sparsity.group_splitting import (
+    GroupSplitting,
+    GroupSplittingConfig,
+    build_group_splitting,
+    default_layers,
+)
 
-__all__ = ["BNScaleSparsity", "BNSparsityConfig", "bn_layers", "build_bn_sparsity"]
+__all__ = [
+    "BNScaleSparsity",
+    "BNSparsityConfig",
+    "GroupSplitting",
+    "GroupSplittingConfig",
+    "bn_layers",
+    "build_bn_sparsity",
+    "build_group_splitting",
+    "default_layers",
+]

@@ -3,7 +3,7 @@
 Recipe form::
 
     - kind: prune
-      rule: zeros            # zeros | threshold | macs
+      rule: zeros            # zeros | threshold | macs | zero_filters
       percent: 0.5           # threshold: global fraction of channels ranked by |γ|
       macs_target: 0.5       # macs: keep at most this fraction of the model's MACs
       min_channels: 1        # per-layer guard (never empty a layer)
@@ -17,13 +17,24 @@ dependency graph (:mod:`slimkit.surgery`). The removed channels' γ and β are z
 network slimming does), so the physical removal itself is exact; the stage then evaluates the
 pruned model (top-1 before any fine-tuning).
 
+``zero_filters`` is filter surgery for weight-sparsity methods (the ``sgl`` term): it removes the
+output channels whose whole filter is exactly 0 in every layer that writes them (or whose input
+slice is 0 in every layer that reads them), through the same dependency graph, after zeroing the
+writers' bias and coupled BNs' γ and β of those channels, so the removal is exact
+(:mod:`slimkit.surgery.filters`). Element-wise zeros stay in the weights and are counted.
+
 Report fields: ``rule``, ``channels_before``, ``channels_removed``, ``exact_zero_scales`` (BN
 scales exactly 0 before pruning), ``params_before/after``, ``macs_before/after``, ``top1``;
-plot ``channels_per_layer.png``.
+plot ``channels_stage<i>.png``. Rule ``zero_filters`` adds ``filters_removed``,
+``zero_weights_before/after`` and ``weight_sparsity_after`` (exact zeros over all conv/linear
+weights) and plots ``filters_stage<i>.png`` (output channels and zero weights per layer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -33,14 +44,23 @@ from slimkit.measure import count_macs, count_params
 from slimkit.sparsity import bn_layers
 from slimkit.sparsity.plots import plot_channels_per_layer
 from slimkit.stages.base import StageConfig, register_stage
-from slimkit.surgery import channel_groups, channels_per_layer, mask_channels, select_channels
+from slimkit.surgery import (
+    channel_groups,
+    channels_per_layer,
+    filter_groups,
+    mask_channels,
+    mask_filters,
+    select_channels,
+    select_zero_filters,
+    weight_zeros,
+)
 
 
 class PruneStageConfig(StageConfig):
     """Settings of a ``prune`` stage."""
 
     kind: Literal["prune"] = "prune"
-    rule: Literal["zeros", "threshold", "macs"] = "zeros"
+    rule: Literal["zeros", "threshold", "macs", "zero_filters"] = "zeros"
     percent: float | None = Field(None, ge=0, lt=1)
     macs_target: float | None = Field(None, gt=0, le=1)
     min_channels: int = Field(1, ge=1)
@@ -55,16 +75,29 @@ class PruneStageConfig(StageConfig):
         return self
 
 
-@register_stage("prune", PruneStageConfig)
-def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
-    """Select, mask and physically remove channels of ``ctx.model``; evaluate the result."""
-    handle = ctx.model
-    module = handle.module.cpu()
-    input_size = handle.input_size
-    example = torch.zeros(1, *input_size)
+def _out_channels(module: torch.nn.Module) -> dict[str, int]:
+    return {
+        name: int(m.out_channels if hasattr(m, "out_channels") else m.out_features)
+        for name, m in module.named_modules()
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear))
+    }
+
+
+@dataclass
+class _Selection:
+    """What a rule family chose: the removal, how many channels it considered, how to mask them,
+    figures measured before surgery and how to plot before/after."""
+
+    removal: dict[str, list[int]]
+    channels_before: int
+    mask: Callable[[], None]
+    figures: dict[str, Any]
+    plot: Callable[[torch.nn.Module, Path, str], list[Path]]
+
+
+def _select_bn_channels(module: torch.nn.Module, example: torch.Tensor, cfg: PruneStageConfig):
+    """Rules ``zeros``, ``threshold``, ``macs``: BN-scaled channels (network slimming family)."""
     before = channels_per_layer(module)
-    zero_scales = sum(int((m.weight.detach() == 0).sum()) for _, m in bn_layers(module))
-    params_before, macs_before = count_params(module), count_macs(module, input_size)
     groups = channel_groups(module, example)
     removal = select_channels(
         groups,
@@ -76,31 +109,77 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
         model=module,
         example_input=example,
     )
-    removed = sum(len(v) for v in removal.values())
+    zero_scales = sum(int((m.weight.detach() == 0).sum()) for _, m in bn_layers(module))
+    return _Selection(
+        removal=removal,
+        channels_before=sum(g.size for g in groups),
+        mask=lambda: mask_channels(module, removal),
+        figures={"exact_zero_scales": zero_scales},
+        plot=lambda pruned, out, name: plot_channels_per_layer(
+            before, channels_per_layer(pruned), out, name
+        ),
+    )
+
+
+def _select_zero_filters(module: torch.nn.Module, example: torch.Tensor, cfg: PruneStageConfig):
+    """Rule ``zero_filters``: all-zero filters of weight-sparsity methods (the ``sgl`` term)."""
+    from slimkit.sparsity.group_splitting import plot_filters_per_layer
+
+    before = _out_channels(module)
+    groups = filter_groups(module, example)
+    removal = select_zero_filters(
+        module, groups, min_channels=cfg.min_channels, min_fraction=cfg.min_fraction
+    )
+    zeros = sum(z for z, _ in weight_zeros(module).values())
+    return _Selection(
+        removal=removal,
+        channels_before=sum(g.size for g in groups),
+        mask=lambda: mask_filters(module, removal, groups),
+        figures={"zero_weights_before": zeros},
+        plot=lambda pruned, out, name: plot_filters_per_layer(
+            before, _out_channels(pruned), weight_zeros(pruned), out, name
+        ),
+    )
+
+
+@register_stage("prune", PruneStageConfig)
+def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
+    """Select, mask and physically remove channels of ``ctx.model``; evaluate the result."""
+    handle = ctx.model
+    module = handle.module.cpu()
+    input_size = handle.input_size
+    example = torch.zeros(1, *input_size)
+    params_before, macs_before = count_params(module), count_macs(module, input_size)
+    select = _select_zero_filters if cfg.rule == "zero_filters" else _select_bn_channels
+    chosen = select(module, example, cfg)
+    removed = sum(len(v) for v in chosen.removal.values())
     if removed:
-        mask_channels(module, removal)
+        chosen.mask()
         handle.module = module
-        handle.apply_edit("prune_channels", removal=removal, input_size=list(input_size))
-    after = channels_per_layer(handle.module)
+        handle.apply_edit("prune_channels", removal=chosen.removal, input_size=list(input_size))
     if ctx.dist.is_main:
-        for path in plot_channels_per_layer(
-            before, after, ctx.run_dir, f"channels_stage{ctx.stage_index}.png"
-        ):
-            ctx.plots.append(path.name)
-    ctx.model.module = handle.module.to(ctx.device)
-    ctx.top1 = ctx.evaluate("eval pruned")
-    record = {
+        name = (
+            f"{'filters' if cfg.rule == 'zero_filters' else 'channels'}_stage{ctx.stage_index}.png"
+        )
+        ctx.plots.extend(p.name for p in chosen.plot(handle.module, ctx.run_dir, name))
+    record: dict[str, Any] = {
         "rule": cfg.rule,
-        "channels_before": sum(g.size for g in groups),
+        "channels_before": chosen.channels_before,
         "channels_removed": removed,
-        "exact_zero_scales": zero_scales,
+        **chosen.figures,
         "params_before": params_before,
         "params_after": count_params(handle.module),
         "macs_before": macs_before,
-        "macs_after": count_macs(handle.module.cpu(), input_size),
-        "top1": ctx.top1,
+        "macs_after": count_macs(handle.module, input_size),
     }
+    if cfg.rule == "zero_filters":
+        zeros = weight_zeros(handle.module)
+        zero_after = sum(z for z, _ in zeros.values())
+        record["filters_removed"] = removed
+        record["zero_weights_after"] = zero_after
+        record["weight_sparsity_after"] = zero_after / max(1, sum(n for _, n in zeros.values()))
     ctx.model.module = handle.module.to(ctx.device)
+    ctx.top1 = record["top1"] = ctx.evaluate("eval pruned")
     ctx.echo(
         f"pruned {removed}/{record['channels_before']} channels ({cfg.rule}); MACs "
         f"{macs_before:,} -> {record['macs_after']:,}; top-1 without fine-tuning {ctx.top1:.4f}"

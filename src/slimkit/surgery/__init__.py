@@ -21,6 +21,14 @@ Example:
 """
 
 from slimkit.surgery.edits import prune_channels_edit, shortcut_a_to_b_edit
+from slimkit.surgery.filters import (
+    FilterGroup,
+    filter_groups,
+    mask_filters,
+    removable_channels,
+    select_zero_filters,
+    weight_zeros,
+)
 from slimkit.surgery.graph import build_graph, check_prunable
 from slimkit.surgery.groups import (
     ChannelGroup,
@@ -35,15 +43,21 @@ from slimkit.surgery.widths import refresh_widths
 __all__ = [
     "RULES",
     "ChannelGroup",
+    "FilterGroup",
     "build_graph",
     "cached_groups",
     "channel_groups",
     "channels_per_layer",
     "check_prunable",
+    "filter_groups",
     "mask_channels",
+    "mask_filters",
     "prune_channels",
     "prune_channels_edit",
     "refresh_widths",
+    "removable_channels",
     "select_channels",
+    "select_zero_filters",
     "shortcut_a_to_b_edit",
+    "weight_zeros",
 ]
