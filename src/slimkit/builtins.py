@@ -1,5 +1,5 @@
 """Import every built-in stage, training term and structural edit so recipes can name them."""
 
-import slimkit.sparsity  # noqa: F401  (registers the bn_sparsity term)
+import slimkit.sparsity  # noqa: F401  (registers the bn_sparsity and sgl terms)
 import slimkit.stages  # noqa: F401  (registers train, evaluate, export, measure, prune)
 import slimkit.surgery  # noqa: F401  (registers the prune_channels edit)
