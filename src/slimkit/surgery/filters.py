@@ -48,7 +48,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from slimkit.surgery.graph import build_graph, check_prunable, classifier_of, module_names
+from slimkit.surgery.graph import out_channel_groups
 from slimkit.surgery.groups import (
     _CONV,
     _INDEX_OPS,
@@ -57,7 +57,7 @@ from slimkit.surgery.groups import (
     _stays_zero,
     _zeroing_bn,
 )
-from slimkit.surgery.prune import _check_indices, _nearest
+from slimkit.surgery.prune import resolve_removal
 
 __all__ = [
     "FilterGroup",
@@ -174,15 +174,9 @@ def filter_groups(
         >>> [(g.root, g.size) for g in groups]
         [('conv1', 6), ('conv2', 16), ('fc1', 120), ('fc2', 84)]
     """
-    check_prunable(model)
-    graph = build_graph(model, example_input)
-    names = module_names(model)
-    skip = list(ignored)
-    classifier = classifier_of(model)
-    if classifier is not None:
-        skip.append(classifier)
+    graph, names, tp_groups = out_channel_groups(model, example_input, ignored)
     result = []
-    for group in graph.get_all_groups(ignored_layers=skip, root_module_types=(*_CONV, nn.Linear)):
+    for group in tp_groups:
         converted = _to_filter_group(group, graph, names)
         if converted is not None:
             result.append(converted)
@@ -278,17 +272,9 @@ def mask_filters(
         >>> float(model.conv2.bias[1].detach())
         0.0
     """
-    by_root = {g.root: g for g in groups}
     modules = dict(model.named_modules())
     with torch.no_grad():
-        for root, idxs in removal.items():
-            if root not in by_root:
-                raise ValueError(
-                    f"removal root {root!r} is not a filter group root; "
-                    f"{_nearest(root, list(by_root))}"
-                )
-            group = by_root[root]
-            clean = _check_indices(root, idxs, group.size)
+        for group, clean in resolve_removal(removal, groups, "filter group"):
             for name, rows in group.writers:
                 bias = modules[name].bias
                 hit = [i for c in clean for i in rows[c]]

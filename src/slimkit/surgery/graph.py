@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch_pruning as tp
@@ -108,3 +109,21 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
             example_inputs=example_input.to(device),
             verbose=False,
         )
+
+
+_ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+def out_channel_groups(
+    model: nn.Module, example_input: torch.Tensor, ignored: Sequence[nn.Module] = ()
+) -> tuple[tp.DependencyGraph, dict[nn.Module, str], list[Any]]:
+    """torch-pruning groups rooted at conv/linear out-channels (the classifier excluded), with
+    the dependency graph and module names; shared by the BN-channel and the filter groups."""
+    check_prunable(model)
+    graph = build_graph(model, example_input)
+    skip = list(ignored)
+    classifier = classifier_of(model)
+    if classifier is not None:
+        skip.append(classifier)
+    groups = list(graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS))
+    return graph, module_names(model), groups

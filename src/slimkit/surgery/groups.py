@@ -19,7 +19,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from slimkit.surgery.graph import build_graph, check_prunable, classifier_of, module_names
+from slimkit.surgery.graph import out_channel_groups
 
 __all__ = ["ChannelGroup", "cached_groups", "channel_groups", "channels_per_layer"]
 
@@ -274,16 +274,10 @@ def channel_groups(
         >>> [(g.root, g.size) for g in groups][:2]
         [('conv1', 4), ('layer1.0.conv1', 4)]
     """
-    check_prunable(model)
-    graph = build_graph(model, example_input)
-    names = module_names(model)
-    skip = list(ignored)
-    classifier = classifier_of(model)
-    if classifier is not None:
-        skip.append(classifier)
+    graph, names, tp_groups = out_channel_groups(model, example_input, ignored)
     result = []
     modules = dict(model.named_modules())
-    for group in graph.get_all_groups(ignored_layers=skip, root_module_types=(*_CONV, nn.Linear)):
+    for group in tp_groups:
         converted = _to_channel_group(group, graph, names, modules)
         if converted is not None:
             result.append(converted)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch_pruning as tp
@@ -19,6 +20,21 @@ __all__ = ["mask_channels", "prune_channels"]
 def _nearest(name: str, known: Sequence[str]) -> str:
     match = difflib.get_close_matches(name, list(known), n=1)
     return f"did you mean {match[0]!r}?" if match else f"{len(known)} roots are allowed"
+
+
+def resolve_removal(
+    removal: Mapping[str, Sequence[int]], groups: Sequence[Any], what: str
+) -> Iterator[tuple[Any, list[int]]]:
+    """Yield ``(group, sorted valid indices)`` for each root of ``removal`` (one-line errors for
+    an unknown root or bad indices); ``what`` names the kind of group in messages."""
+    by_root = {g.root: g for g in groups}
+    for root, idxs in removal.items():
+        if root not in by_root:
+            raise ValueError(
+                f"removal root {root!r} is not a {what} root; {_nearest(root, list(by_root))}"
+            )
+        group = by_root[root]
+        yield group, _check_indices(root, idxs, group.size)
 
 
 def _check_indices(root: str, idxs: Sequence[int], size: int) -> list[int]:
@@ -77,17 +93,9 @@ def mask_channels(
                 "mask_channels needs groups= or example_input= (or a prior "
                 "channel_groups(model, x) call on this unchanged model); none was found"
             )
-    by_root = {g.root: g for g in groups}
     modules = dict(model.named_modules())
     with torch.no_grad():
-        for root, idxs in removal.items():
-            if root not in by_root:
-                raise ValueError(
-                    f"removal root {root!r} is not a BN-prunable group root; "
-                    f"{_nearest(root, list(by_root))}"
-                )
-            group = by_root[root]
-            clean = _check_indices(root, idxs, group.size)
+        for group, clean in resolve_removal(removal, groups, "BN-prunable group"):
             for name, row in zip(group.bn_names, group.bn_channels, strict=True):
                 bn = modules[name]
                 held = [row[i] for i in clean if row[i] >= 0]
