@@ -15,6 +15,7 @@ Report fields: ``epochs``, ``steps``, ``top1`` (test top-1 after the stage), ``t
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal
 
 from pydantic import Field, SerializeAsAny
@@ -39,11 +40,21 @@ class TrainStageConfig(StageConfig):
     dispatch = {"terms": (TERMS, "name")}
 
 
+def build_term(cfg: TermConfig, model: Any, ctx: Any = None) -> Any:
+    """Build the registered term ``cfg.name``; factories that take a third parameter ``ctx``
+    also get the run context (e.g. a distillation term loading a teacher saved by an earlier
+    stage, or a term reading the data's normalization)."""
+    build = TERMS.get(cfg.name).build
+    if "ctx" in inspect.signature(build).parameters:
+        return build(cfg, model, ctx=ctx)
+    return build(cfg, model)
+
+
 @register_stage("train", TrainStageConfig)
 def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
     """Train ``ctx.model`` in place; return the stage's report entry."""
     model = ctx.model.module
-    terms = [TERMS.get(t.name).build(t, model) for t in cfg.terms]
+    terms = [build_term(t, model, ctx) for t in cfg.terms]
     trainer = Trainer(
         model,
         ctx.train_loader(seed_offset=ctx.stage_index),
