@@ -45,6 +45,7 @@ from slimkit.engine.evaluate import evaluate
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.progress import ProgressBars
 from slimkit.measure import count_macs, count_params
+from slimkit.models import load_weights
 from slimkit.recipes import Recipe, save_recipe
 from slimkit.report import write_report
 from slimkit.stages.base import STAGES
@@ -272,6 +273,9 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
         kwargs=recipe.model.kwargs,
         meta={"dataset": data.name, "classes": data.train.classes},
     )
+    if recipe.model.weights:
+        load_weights(handle.module, recipe.model.weights)
+        handle.meta["weights"] = recipe.model.weights
     initial = {
         "params": count_params(handle.module),
         "macs": count_macs(handle.module, data.input_size),

@@ -34,10 +34,14 @@ from slimkit.stages.base import STAGES, StageConfig
 
 
 class ModelConfig(Config):
-    """Which network to build: a zoo name, ``tv:NAME`` or ``timm:NAME``, and its arguments."""
+    """Which network to build: a zoo name, ``tv:NAME`` or ``timm:NAME``, its arguments, and
+    optionally a trained checkpoint to start from (``weights``: a local state-dict file; keys are
+    matched strictly, see :func:`slimkit.models.load_weights`). The normalization the checkpoint
+    was trained with goes in ``data.mean``/``data.std``."""
 
     name: str
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    weights: str | None = None
 
 
 class AugmentConfig(Config):

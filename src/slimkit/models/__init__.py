@@ -21,6 +21,7 @@ from slimkit.models.wide_resnet import WideResNet
 from slimkit.models.lenet import LeNet5
 from slimkit.models.pad_shortcut import PadShortcut
 from slimkit.models.shortcut_convert import shortcut_a_to_b
+from slimkit.models.weights import WeightsMismatchError, load_weights
 # isort: on
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "PadShortcut",
     "PreActResNet",
     "UnknownModelError",
+    "WeightsMismatchError",
     "WideResNet",
     "build_model",
     "list_models",
+    "load_weights",
     "register_model",
     "shortcut_a_to_b",
 ]
