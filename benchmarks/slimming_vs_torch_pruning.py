@@ -29,56 +29,32 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch_pruning as tp
+from harness import RESULTS, Bench, TorchPruningRegularizer, make_tp_pruner, tp_prune
 from torch import nn
 
-from slimkit.data import Augment, BatchLoader, load_dataset
-from slimkit.engine import OptimizerConfig, ScheduleConfig, Trainer, TrainingTerm, evaluate
-from slimkit.measure import count_macs, count_params, measure_latency
+from slimkit.engine import TrainingTerm
 from slimkit.models import build_model
 from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig, bn_layers
 from slimkit.surgery import channel_groups, mask_channels, prune_channels, select_channels
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 INPUT = (3, 32, 32)
 
 
-class Bench:
-    """Shared data, budget and measurement for every method."""
+class SlimmingBench(Bench):
+    """The shared harness on the CIFAR-10 subset, plus this benchmark's ResNet-20 initialization."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        root = os.environ.get("SLIMKIT_DATA", str(REPO / ".cache" / "data"))
-        self.data = load_dataset("cifar10", root=root, subset_per_class=args.per_class)
+        super().__init__(
+            "cifar10", per_class=args.per_class, batch_size=args.batch_size, threads=args.threads
+        )
         self.args = args
-        self.test = BatchLoader(
-            self.data.test,
-            1000,
-            shuffle=False,
-            augment=None,
-            mean=self.data.mean,
-            std=self.data.std,
-        )
-
-    def loader(self, seed: int) -> BatchLoader:
-        return BatchLoader(
-            self.data.train,
-            self.args.batch_size,
-            shuffle=True,
-            augment=Augment(),
-            mean=self.data.mean,
-            std=self.data.std,
-            seed=seed,
-            drop_last=True,
-        )
 
     def fresh_model(self) -> nn.Module:
         """The same initialization for every method (BN scales set to ``--gamma-init``)."""
@@ -89,73 +65,15 @@ class Bench:
                 bn.weight.fill_(self.args.gamma_init)
         return model.to(memory_format=torch.channels_last)
 
-    def train(
-        self, model: nn.Module, epochs: int, terms: list[TrainingTerm], lr: float, seed: int
-    ) -> float:
-        trainer = Trainer(
-            model,
-            self.loader(seed),
-            None,
-            epochs=epochs,
-            optimizer=OptimizerConfig(lr=lr, momentum=0.9, weight_decay=1e-4),
-            schedule=ScheduleConfig(name="cosine"),
-            terms=terms,
-            log_every=50,
-            echo=lambda line: print("   ", line, flush=True),
-        )
-        start = time.perf_counter()
-        trainer.fit()
-        return time.perf_counter() - start
 
-    def top1(self, model: nn.Module) -> float:
-        return evaluate(model, self.test).top1
-
-    def measure(self, model: nn.Module) -> dict[str, Any]:
-        model = model.to(memory_format=torch.channels_last)
-        lat = measure_latency(
-            model,
-            INPUT,
-            batch_sizes=(1, 32),
-            threads=self.args.threads,
-            runtimes=("ort",),
-            repeats=30,
-        )
-        return {"params": count_params(model), "macs": count_macs(model, INPUT), "latency_ms": lat}
+def tp_pruner(model: nn.Module, importance: Any, pruner_cls: Any, reg: float) -> Any:
+    """A global Torch-Pruning pruner (classifier kept) for this benchmark's ResNet-20."""
+    return make_tp_pruner(model, importance, pruner_cls, reg, INPUT, [model.fc])
 
 
-class TorchPruningRegularizer(TrainingTerm):
-    """Torch-Pruning's own sparsity regularizer (``pruner.regularize``) as a training term."""
-
-    def __init__(self, pruner: Any) -> None:
-        self.pruner = pruner
-
-    def before_step(self, model: nn.Module) -> None:
-        self.pruner.regularize(model)
-
-
-def make_tp_pruner(model: nn.Module, importance: Any, pruner_cls: Any, reg: float) -> Any:
-    """A global Torch-Pruning pruner with a fine iterative schedule (stepped by ``tp_prune``)."""
-    return pruner_cls(
-        model,
-        torch.zeros(1, *INPUT),
-        importance=importance,
-        reg=reg,
-        global_pruning=True,
-        pruning_ratio=0.9,
-        iterative_steps=60,
-        ignored_layers=[model.fc],
-    )
-
-
-def tp_prune(model: nn.Module, pruner: Any, target_macs: int) -> None:
-    """Step Torch-Pruning's iterative schedule until MACs <= target."""
-    for _ in range(60):
-        if count_macs(model, INPUT) <= target_macs:
-            break
-        pruner.step()
-
-
-def proximal_step_overhead(bench: Bench, steps: int = 20, rounds: int = 5) -> dict[str, float]:
+def proximal_step_overhead(
+    bench: SlimmingBench, steps: int = 20, rounds: int = 5
+) -> dict[str, float]:
     """Median training-step time with and without the proximal term (interleaved rounds)."""
     x, y = next(iter(bench.loader(0)))
 
@@ -211,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as slimkit runs do (runtime.flush_denormal)
-    bench = Bench(args)
+    bench = SlimmingBench(args)
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
 
@@ -327,11 +245,11 @@ def main() -> None:
             continue
         print(f"== {label}", flush=True)
         model = bench.fresh_model().to(memory_format=torch.contiguous_format)
-        pruner = make_tp_pruner(model, importance, pruner_cls, reg)
+        pruner = tp_pruner(model, importance, pruner_cls, reg)
         model = model.to(memory_format=torch.channels_last)
         seconds = bench.train(model, args.epochs, [TorchPruningRegularizer(pruner)], args.lr, 0)
         model = model.cpu().to(memory_format=torch.contiguous_format)
-        tp_prune(model, pruner, target_macs)
+        tp_prune(model, pruner, target_macs, INPUT)
         pruned_top1 = bench.top1(model)
         ft_seconds = bench.train(model, args.ft_epochs, [], args.ft_lr, 1)
         record(

@@ -66,3 +66,15 @@ def test_akamaster_checkpoint_keys_and_shapes_match_option_a(depth: int) -> None
 def test_torchpruning_checkpoint_loads_strictly_into_option_b() -> None:
     state = torch.load(WEIGHTS / "torchpruning_resnet56_groupsl_reg_cifar10.pt", weights_only=True)
     build_model("resnet56").load_state_dict(state, strict=True)
+
+
+def test_a_to_b_is_exact_in_train_mode_too():
+    """Without the optional BN the converted shortcut is the same function while training, so
+    fine-tuning a converted pretrained model starts from the same network."""
+    torch.manual_seed(0)
+    model_a = build_model("resnet8a_tiny").train()
+    model_b = shortcut_a_to_b(model_a).train()
+    x = torch.randn(8, 3, 32, 32)
+    assert torch.allclose(model_a(x), model_b(x), atol=1e-5)
+    with_bn = shortcut_a_to_b(model_a, bn=True).train()
+    assert not torch.allclose(model_a(x), with_bn(x), atol=1e-3)

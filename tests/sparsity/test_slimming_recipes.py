@@ -79,3 +79,30 @@ def test_prune_rule_needs_its_parameter(tmp_path: Path) -> None:
     proc = run_cli("validate", str(path))
     assert proc.returncode == 2 and "needs 'percent'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_prune_stage_converts_option_a_exactly(tmp_path: Path) -> None:
+    """An option-A ResNet is converted to option B (recorded edit) before surgery; the pruned
+    artifact replays both edits and reproduces the run's outputs."""
+    from slimkit.pipeline import run_recipe
+    from slimkit.recipes import recipe_from_dict
+
+    recipe = recipe_from_dict(
+        {
+            "name": "option-a-prune",
+            "model": {"name": "resnet8a_tiny"},
+            "data": {"name": "digits", "subset_per_class": 20, "batch_size": 32},
+            "stages": [
+                {"kind": "train", "epochs": 1},
+                {"kind": "prune", "rule": "threshold", "percent": 0.3},
+            ],
+        }
+    )
+    report = run_recipe(recipe, tmp_path / "run", quiet=True, echo=lambda line: None)
+    prune = report["stages"][1]
+    assert prune["channels_removed"] > 0
+    assert prune["top1"] == report["final"]["top1"]
+    handle = load_artifact(tmp_path / "run" / "model.slim.pt")
+    assert [e["kind"] for e in handle.edits] == ["shortcut_a_to_b", "prune_channels"]
+    assert handle.module.shortcut == "B"
+    assert sum(p.numel() for p in handle.module.parameters()) == report["final"]["params"]

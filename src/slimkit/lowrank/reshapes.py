@@ -82,7 +82,9 @@ def to_matrix(weight: torch.Tensor, scheme: Scheme) -> torch.Tensor:
     return weight.permute(1, 2, 0, 3).reshape(c * kh, n * kw).contiguous()
 
 
-def from_matrix(matrix: torch.Tensor, shape: tuple[int, ...] | torch.Size, scheme: Scheme) -> torch.Tensor:
+def from_matrix(
+    matrix: torch.Tensor, shape: tuple[int, ...] | torch.Size, scheme: Scheme
+) -> torch.Tensor:
     """Inverse of :func:`to_matrix`: fold a matrix view back into a weight of ``shape``.
 
     Args:

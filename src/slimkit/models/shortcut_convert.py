@@ -14,17 +14,20 @@ __all__ = ["shortcut_a_to_b"]
 
 
 @torch.no_grad()
-def shortcut_a_to_b(model: CifarResNet) -> CifarResNet:
+def shortcut_a_to_b(model: CifarResNet, bn: bool = False) -> CifarResNet:
     """Return a copy of an option-A :class:`CifarResNet` whose shortcuts are option B.
 
-    Each :class:`PadShortcut` becomes ``downsample = Sequential(conv1x1(stride), BN)``: the conv
-    copies input channel ``i`` to output channel ``pad_before + i`` (zeros elsewhere) and the BN is
-    an identity in eval mode (mean 0, variance ``1 - eps``, scale 1, shift 0). The eval-mode output
-    is unchanged up to float rounding, and torch-pruning can then prune the residual channels
-    (it cannot see through channel zero-padding).
+    Each :class:`PadShortcut` becomes ``downsample = Sequential(conv1x1(stride))``: the conv
+    copies input channel ``i`` to output channel ``pad_before + i`` (zeros elsewhere). The output
+    is unchanged up to float rounding in train and eval mode, and torch-pruning can then prune
+    the residual channels (it cannot see through channel zero-padding). With ``bn=True`` a BN
+    follows the conv, as in He et al.'s option B; it is an identity only in eval mode (mean 0,
+    variance ``1 - eps``, scale 1, shift 0) and starts normalizing by batch statistics as soon as
+    the model trains, which perturbs a trained network, hence the default ``False``.
 
     Args:
         model: A CIFAR ResNet built with ``shortcut="A"``.
+        bn: Add the (eval-mode identity) BatchNorm after the 1x1 conv.
 
     Returns:
         A new model with ``shortcut == "B"``; the input model is not modified.
@@ -55,9 +58,12 @@ def shortcut_a_to_b(model: CifarResNet) -> CifarResNet:
         conv.weight.zero_()
         for i in range(pad.in_channels):
             conv.weight[pad.pad_before + i, i, 0, 0] = 1.0
-        bn = nn.BatchNorm2d(pad.out_channels)
-        bn.running_var.fill_(1.0 - bn.eps)  # (x - 0) / sqrt(1 - eps + eps) * 1 + 0 == x
-        block.downsample = nn.Sequential(conv, bn).to(block.conv1.weight).train(block.training)
+        layers: list[nn.Module] = [conv]
+        if bn:
+            norm = nn.BatchNorm2d(pad.out_channels)
+            norm.running_var.fill_(1.0 - norm.eps)  # (x - 0) / sqrt(1 - eps + eps) * 1 + 0 == x
+            layers.append(norm)
+        block.downsample = nn.Sequential(*layers).to(block.conv1.weight).train(block.training)
         block.shortcut = None
     converted.shortcut = "B"
     return converted

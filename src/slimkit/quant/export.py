@@ -71,7 +71,9 @@ class _QDQMixin:
         self.register_buffer("w_scale", scale.float())  # type: ignore[attr-defined]
         self.register_buffer("w_codes", codes.float())  # type: ignore[attr-defined]
         aq: ActQuantizer | None = layer.act_quant
-        self.act = None if aq is None else (float(aq.step.detach().clamp(min=aq.min_step)), *aq.code_range)
+        self.act = (
+            None if aq is None else (float(aq.step.detach().clamp(min=aq.min_step)), *aq.code_range)
+        )
 
     def qdq_weight(self) -> torch.Tensor:
         zero = torch.zeros_like(self.w_scale, dtype=torch.int32)
@@ -253,7 +255,9 @@ def export_qdq(
                 probe, input_size, batch_sizes=batch_sizes, threads=threads, onnx_path=file,
                 runtimes=("ort",),
             )  # fmt: skip
-            result.latency_ms.update({k.replace("ort_", f"ort_{tag}_"): v for k, v in times.items()})
+            result.latency_ms.update(
+                {k.replace("ort_", f"ort_{tag}_"): v for k, v in times.items()}
+            )
     if tolerance is not None and not diff <= tolerance:
         raise ValueError(
             f"tolerance: ONNX Runtime vs fake-quant max_abs_diff {diff:.3g} exceeds "

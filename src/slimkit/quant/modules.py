@@ -45,7 +45,9 @@ class _QuantMixin:
         channels: int,
     ) -> None:
         self.weight_bits, self.act_bits = weight_bits, act_bits
-        self.weight_quant = WeightQuantizer(weight_bits, per_channel, weight_scale, ls_iters, channels)
+        self.weight_quant = WeightQuantizer(
+            weight_bits, per_channel, weight_scale, ls_iters, channels
+        )
         self.act_quant = ActQuantizer(act_bits) if act_bits is not None else None
 
     def quantized_weight(self) -> torch.Tensor:
@@ -80,7 +82,9 @@ class QuantConv2d(_QuantMixin, nn.Conv2d):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self._init_quant(weight_bits, act_bits, per_channel, weight_scale, ls_iters, self.out_channels)
+        self._init_quant(
+            weight_bits, act_bits, per_channel, weight_scale, ls_iters, self.out_channels
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(self._quant_input(x), self.quantized_weight(), self.bias)

@@ -193,7 +193,9 @@ class WeightQuantizer(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         if self.scale_mode == "ls":
-            q, _ = quantize_weight(w, self.bits, per_channel=self.per_channel, ls_iters=self.ls_iters)
+            q, _ = quantize_weight(
+                w, self.bits, per_channel=self.per_channel, ls_iters=self.ls_iters
+            )
             return w + (q - w).detach()  # BinaryConnect STE: gradient at Q(W) goes to W
         if not bool(self.initialized):
             with torch.no_grad():

@@ -2,6 +2,12 @@
 
 Recipe form: ``- kind: export`` with optional ``opset`` and ``tolerance`` (fail the stage when the
 ONNX Runtime output differs from torch by more). Report fields: ``onnx``, ``max_abs_diff``, ``opset``.
+
+A quantized model (``quantize`` stage) is exported with QuantizeLinear/DequantizeLinear nodes by
+:func:`slimkit.quant.export_qdq`: ``max_abs_diff`` is then ONNX Runtime vs the fake-quant model
+and is only checked against ``qdq_tolerance`` (a rounding tie flipped by BN folding moves an
+output by a quantization step); extra fields ``qdq_nodes`` and ``latency_ms`` (ONNX Runtime,
+``ort_fp32_bs1``/``ort_int8_bs1``... for the float and the QDQ file).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from slimkit.measure import export_onnx
+from slimkit.quant import export_qdq, is_quantized
 from slimkit.stages.base import StageConfig, register_stage
 
 
@@ -21,6 +28,7 @@ class ExportStageConfig(StageConfig):
     opset: int = Field(17, ge=11)
     tolerance: float | None = Field(1e-3, gt=0)
     filename: str = "model.onnx"
+    qdq_tolerance: float | None = Field(None, gt=0)
 
 
 @register_stage("export", ExportStageConfig)
@@ -29,6 +37,20 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
     if not ctx.dist.is_main:
         return {"onnx": cfg.filename}
     module = ctx.model.module.cpu()
+    if is_quantized(module):
+        qdq = export_qdq(
+            module, ctx.path(cfg.filename), ctx.model.input_size, opset=max(cfg.opset, 13),
+            tolerance=cfg.qdq_tolerance,
+        )  # fmt: skip
+        ctx.onnx_path = cfg.filename
+        ctx.echo(
+            f"exported {ctx.path(cfg.filename)} with {qdq.qdq_nodes} QDQ nodes (max abs diff vs "
+            f"fake-quant {qdq.max_abs_diff:.2e}); ORT ms {qdq.latency_ms}"
+        )
+        return {
+            "onnx": cfg.filename, "max_abs_diff": qdq.max_abs_diff, "opset": qdq.opset,
+            "qdq_nodes": qdq.qdq_nodes, "latency_ms": qdq.latency_ms,
+        }  # fmt: skip
     result = export_onnx(
         module,
         ctx.path(cfg.filename),

@@ -39,8 +39,10 @@ from typing import Any, Literal
 
 import torch
 from pydantic import Field, model_validator
+from torch import nn
 
 from slimkit.measure import count_macs, count_params
+from slimkit.models import PadShortcut
 from slimkit.sparsity import bn_layers
 from slimkit.sparsity.plots import plot_channels_per_layer
 from slimkit.stages.base import StageConfig, register_stage
@@ -142,10 +144,19 @@ def _select_zero_filters(module: torch.nn.Module, example: torch.Tensor, cfg: Pr
     )
 
 
+def _has_pad_shortcut(module: nn.Module) -> bool:
+    return any(isinstance(m, PadShortcut) for m in module.modules())
+
+
 @register_stage("prune", PruneStageConfig)
 def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
     """Select, mask and physically remove channels of ``ctx.model``; evaluate the result."""
     handle = ctx.model
+    if _has_pad_shortcut(handle.module):
+        # Option-A shortcuts couple channels by zero-padding, which the dependency graph cannot
+        # follow; the exact option-B form (identity 1x1 conv + BN) is recorded as an edit.
+        ctx.echo("converting option-A shortcuts to option B (exact) before channel surgery")
+        handle.apply_edit("shortcut_a_to_b")
     module = handle.module.cpu()
     input_size = handle.input_size
     example = torch.zeros(1, *input_size)

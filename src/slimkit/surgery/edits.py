@@ -39,8 +39,9 @@ def prune_channels_edit(
 
 
 @register_edit("shortcut_a_to_b")
-def shortcut_a_to_b_edit(module: nn.Module) -> nn.Module:
-    """Artifact edit: convert an option-A CIFAR ResNet to option B (exact in eval mode).
+def shortcut_a_to_b_edit(module: nn.Module, bn: bool = False) -> nn.Module:
+    """Artifact edit: convert an option-A CIFAR ResNet to option B (exact; see
+    :func:`slimkit.models.shortcut_a_to_b`).
 
     Example:
         >>> from slimkit.artifacts import SlimModel
@@ -49,4 +50,4 @@ def shortcut_a_to_b_edit(module: nn.Module) -> nn.Module:
         >>> handle.module.shortcut
         'B'
     """
-    return shortcut_a_to_b(module)
+    return shortcut_a_to_b(module, bn=bn)

@@ -1,0 +1,218 @@
+"""Shared benchmark harness: one data budget, one training loop, one measurement protocol.
+
+Every benchmark in this folder compares methods under the same budget. This module holds what
+they share so that each script only describes its methods:
+
+- :class:`Bench`: a class-balanced subset of a dataset, the training loop (slimkit's ``Trainer``
+  with SGD + cosine), full-test-set top-1, and params / MACs / ONNX Runtime latency;
+- :class:`Results`: rows saved to ``benchmarks/results/NAME.{json,md}`` after every method, so a
+  crash keeps the finished rows (the markdown is rendered by the script's own function);
+- Torch-Pruning glue: its sparsity regularizer as a training term, a global pruner with a fine
+  iterative schedule, and stepping it to a MACs target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from slimkit.data import Augment, BatchLoader, load_dataset
+from slimkit.engine import OptimizerConfig, ScheduleConfig, Trainer, TrainingTerm, evaluate
+from slimkit.measure import count_macs, count_params, measure_latency
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+
+class Bench:
+    """Data, training budget and measurement shared by every method of one benchmark.
+
+    Args:
+        dataset: slimkit dataset name (``cifar10``, ``digits``...); CIFAR reads ``$SLIMKIT_DATA``
+            or ``.cache/data``.
+        per_class: class-balanced training subset (``None``: all).
+        batch_size: training batch size.
+        threads: CPU threads for training and latency.
+        mean, std: normalization (``None``: the dataset's own).
+        test_per_class: test subset (``None``: the full test set).
+    """
+
+    def __init__(
+        self,
+        dataset: str,
+        *,
+        per_class: int | None,
+        batch_size: int,
+        threads: int = 2,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        test_per_class: int | None = None,
+    ) -> None:
+        root = os.environ.get("SLIMKIT_DATA", str(REPO / ".cache" / "data"))
+        self.data = load_dataset(
+            dataset,
+            root=root if dataset.startswith("cifar") else None,
+            subset_per_class=per_class,
+            test_subset_per_class=test_per_class,
+        )
+        self.batch_size = batch_size
+        self.threads = threads
+        self.mean = tuple(mean) if mean is not None else self.data.mean
+        self.std = tuple(std) if std is not None else self.data.std
+        self.input_size = self.data.input_size
+        self.augment = Augment() if dataset.startswith("cifar") else None
+        self.test = BatchLoader(
+            self.data.test, 1000, shuffle=False, augment=None, mean=self.mean, std=self.std
+        )
+
+    def loader(self, seed: int) -> BatchLoader:
+        """The shuffled, augmented training loader for one run (``seed`` fixes the order)."""
+        return BatchLoader(
+            self.data.train,
+            self.batch_size,
+            shuffle=True,
+            augment=self.augment,
+            mean=self.mean,
+            std=self.std,
+            seed=seed,
+            drop_last=True,
+        )
+
+    def train(
+        self,
+        model: nn.Module,
+        epochs: int,
+        terms: list[TrainingTerm],
+        lr: float,
+        seed: int,
+        weight_decay: float = 1e-4,
+    ) -> float:
+        """Train in place (SGD momentum 0.9, cosine); return the wall seconds."""
+        trainer = Trainer(
+            model,
+            self.loader(seed),
+            None,
+            epochs=epochs,
+            optimizer=OptimizerConfig(lr=lr, momentum=0.9, weight_decay=weight_decay),
+            schedule=ScheduleConfig(name="cosine"),
+            terms=terms,
+            log_every=50,
+            echo=lambda line: print("   ", line, flush=True),
+        )
+        start = time.perf_counter()
+        trainer.fit()
+        return time.perf_counter() - start
+
+    def top1(self, model: nn.Module) -> float:
+        """Top-1 on the test split."""
+        return evaluate(model, self.test).top1
+
+    def measure(self, model: nn.Module, repeats: int = 30) -> dict[str, Any]:
+        """Params, MACs and ONNX Runtime latency (batch 1 and 32) of ``model`` on CPU."""
+        model = model.cpu()
+        lat = measure_latency(
+            model,
+            self.input_size,
+            batch_sizes=(1, 32),
+            threads=self.threads,
+            runtimes=("ort",),
+            repeats=repeats,
+        )
+        return {
+            "params": count_params(model),
+            "macs": count_macs(model, self.input_size),
+            "latency_ms": lat,
+        }
+
+
+class Results:
+    """Rows of one benchmark, written to JSON and markdown after every row."""
+
+    def __init__(self, name: str, setup: dict[str, Any], render: Callable[[dict], str]) -> None:
+        self.name = name
+        self.render = render
+        self.started = time.perf_counter()
+        self.data: dict[str, Any] = {
+            "command": "python " + " ".join(sys.argv),
+            "setup": {**setup, "torch": torch.__version__},
+            "rows": [],
+        }
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.data["rows"]
+
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Append ``row`` and rewrite both files."""
+        self.rows.append(row)
+        self.save()
+        return row
+
+    def save(self, **extra: Any) -> None:
+        """Rewrite ``RESULTS/NAME.json`` and ``.md`` (``extra`` goes into the JSON top level)."""
+        self.data.update(extra)
+        self.data["total_seconds"] = round(time.perf_counter() - self.started, 1)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{self.name}.json").write_text(json.dumps(self.data, indent=2) + "\n")
+        (RESULTS / f"{self.name}.md").write_text(self.render(self.data))
+
+
+def speedups(rows: list[dict[str, Any]], reference: dict[str, Any]) -> None:
+    """Add ``macs_reduction`` and ``ort_speedup_bs1/bs32`` relative to ``reference`` to rows."""
+    for row in rows:
+        row["macs_reduction"] = round(reference["macs"] / row["macs"], 3)
+        for bs in (1, 32):
+            key = f"ort_bs{bs}"
+            row[f"ort_speedup_bs{bs}"] = round(
+                reference["latency_ms"][key] / row["latency_ms"][key], 3
+            )
+
+
+class TorchPruningRegularizer(TrainingTerm):
+    """Torch-Pruning's own sparsity regularizer (``pruner.regularize``) as a training term."""
+
+    def __init__(self, pruner: Any) -> None:
+        self.pruner = pruner
+
+    def before_step(self, model: nn.Module) -> None:
+        self.pruner.regularize(model)
+
+
+def make_tp_pruner(
+    model: nn.Module,
+    importance: Any,
+    pruner_cls: Any,
+    reg: float,
+    input_size: tuple[int, int, int],
+    ignored_layers: list[nn.Module],
+    steps: int = 60,
+) -> Any:
+    """A global Torch-Pruning pruner with a fine iterative schedule (stepped by :func:`tp_prune`)."""
+    return pruner_cls(
+        model,
+        torch.zeros(1, *input_size),
+        importance=importance,
+        reg=reg,
+        global_pruning=True,
+        pruning_ratio=0.9,
+        iterative_steps=steps,
+        ignored_layers=ignored_layers,
+    )
+
+
+def tp_prune(
+    model: nn.Module, pruner: Any, target_macs: int, input_size: tuple[int, int, int]
+) -> None:
+    """Step Torch-Pruning's iterative schedule until MACs <= ``target_macs``."""
+    for _ in range(pruner.iterative_steps):
+        if count_macs(model, input_size) <= target_macs:
+            break
+        pruner.step()

@@ -1,0 +1,125 @@
+"""The ``factorize`` stage: split eligible layers into two thin layers (Trained Rank Pruning).
+
+Recipe form::
+
+    - kind: factorize
+      scheme: spatial        # spatial (VH: kh×1 then 1×kw) | channel (NC: kh×kw C→r then 1×1)
+      rule: energy           # energy {energy} | relative {tau} | macs {macs_target}
+      energy: 0.9            # keep >= e of the squared singular values per layer
+      tau: 0.05              # relative: keep σ_i >= τ·σ_1
+      macs_target: 0.5       # macs: the whole model keeps at most this fraction of its MACs
+      rank_multiple: 16      # round ranks up (ONNX Runtime's blocked convs want multiples of 16)
+      max_cost_ratio: 0.8    # factorize a layer only if it then costs <= 0.8 x its dense MACs
+      layers: null           # null: k×k convs except the first (and linears if include_linear)
+      include_linear: false
+      include_strided: true
+
+Ranks come from the singular values of each layer's matrix view (:mod:`slimkit.lowrank.plan`);
+the edit ``factorize`` ({layer: rank}, scheme) is recorded, so saved artifacts rebuild the
+two-layer structure. After TRP training the spectra have a clear gap and the rank barely depends
+on the threshold (digest §1.11); on a densely trained model this is post-hoc SVD factorization,
+the paper's baseline. The stage evaluates the factorized model (top-1 without fine-tuning).
+
+Report fields: ``scheme``, ``rule``, ``threshold`` (e or τ; for ``macs`` the energy found),
+``ranks`` (factorized layer → rank), ``full_ranks``, ``kept_dense`` (eligible layers whose
+factorization would not pay), ``macs_per_layer`` ({layer: [before, after]}),
+``params_before/after``, ``macs_before/after``, ``top1``; plot ``factorize_stage<i>.png``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from slimkit.lowrank import plan_factorization
+from slimkit.lowrank.plots import plot_factorized_macs
+from slimkit.measure import count_macs, count_params, macs_by_module
+from slimkit.stages.base import StageConfig, register_stage
+
+
+class FactorizeStageConfig(StageConfig):
+    """Settings of a ``factorize`` stage."""
+
+    kind: Literal["factorize"] = "factorize"
+    scheme: Literal["spatial", "channel"] = "spatial"
+    rule: Literal["energy", "relative", "macs"] = "energy"
+    energy: float | None = Field(None, gt=0, le=1)
+    tau: float | None = Field(None, ge=0, le=1)
+    macs_target: float | None = Field(None, gt=0, le=1)
+    rank_multiple: int = Field(16, ge=1)
+    max_cost_ratio: float = Field(0.8, gt=0)
+    min_rank: int = Field(1, ge=1)
+    layers: list[str] | None = None
+    include_linear: bool = False
+    include_strided: bool = True
+
+    @model_validator(mode="after")
+    def _rule_needs(self) -> FactorizeStageConfig:
+        needs = {"energy": "energy", "relative": "tau", "macs": "macs_target"}[self.rule]
+        if getattr(self, needs) is None:
+            example = {"energy": "0.9", "tau": "0.05", "macs_target": "0.5"}[needs]
+            raise ValueError(f"rule {self.rule!r} needs {needs!r} (e.g. {needs}: {example})")
+        return self
+
+
+def _grouped_macs(per_module: dict[str, int], names: list[str]) -> dict[str, int]:
+    """MACs of each named layer including its submodules (a factorized pair ``name.0/name.1``)."""
+    return {
+        n: sum(v for k, v in per_module.items() if k == n or k.startswith(n + ".")) for n in names
+    }
+
+
+@register_stage("factorize", FactorizeStageConfig)
+def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
+    """Choose ranks, factorize ``ctx.model`` through the recorded edit, evaluate the result."""
+    handle = ctx.model
+    module = handle.module.cpu()
+    input_size = handle.input_size
+    threshold = cfg.energy if cfg.rule == "energy" else cfg.tau
+    plan = plan_factorization(
+        module,
+        input_size,
+        scheme=cfg.scheme,
+        rule=cfg.rule,
+        threshold=threshold,
+        macs_target=cfg.macs_target,
+        layers=cfg.layers,
+        include_linear=cfg.include_linear,
+        include_strided=cfg.include_strided,
+        rank_multiple=cfg.rank_multiple,
+        max_cost_ratio=cfg.max_cost_ratio,
+        min_rank=cfg.min_rank,
+    )
+    names = [p.name for p in plan.layers]
+    params_before, macs_before = count_params(module), count_macs(module, input_size)
+    before = _grouped_macs(macs_by_module(module, input_size), names)
+    if plan.ranks:
+        handle.module = module
+        handle.apply_edit("factorize", ranks=plan.ranks, scheme=cfg.scheme)
+    after = _grouped_macs(macs_by_module(handle.module, input_size), names)
+    if ctx.dist.is_main:
+        out = plot_factorized_macs(
+            plan.as_dicts(), ctx.run_dir, f"factorize_stage{ctx.stage_index}.png"
+        )
+        ctx.plots.extend(p.name for p in out)
+    record: dict[str, Any] = {
+        "scheme": cfg.scheme,
+        "rule": cfg.rule,
+        "threshold": plan.threshold,
+        "ranks": plan.ranks,
+        "full_ranks": {p.name: p.max_rank for p in plan.layers},
+        "kept_dense": [p.name for p in plan.layers if not p.factorize],
+        "macs_per_layer": {n: [before[n], after[n]] for n in names},
+        "params_before": params_before,
+        "params_after": count_params(handle.module),
+        "macs_before": macs_before,
+        "macs_after": count_macs(handle.module, input_size),
+    }
+    ctx.model.module = handle.module.to(ctx.device)
+    ctx.top1 = record["top1"] = ctx.evaluate("eval factorized")
+    ctx.echo(
+        f"factorized {len(plan.ranks)}/{len(names)} layers ({cfg.scheme}, {cfg.rule}); MACs "
+        f"{macs_before:,} -> {record['macs_after']:,}; top-1 without fine-tuning {ctx.top1:.4f}"
+    )
+    return record
