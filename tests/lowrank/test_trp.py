@@ -14,7 +14,7 @@ from slimkit.models import build_model
 
 def _ranks(term: TrainedRankPruning) -> list[int]:
     return [
-        int(torch.linalg.matrix_rank(to_matrix(m.weight.detach().double(), term.cfg.scheme)))
+        int(torch.linalg.matrix_rank(to_matrix(m.weight.detach(), term.cfg.scheme), rtol=1e-4))
         for m in term.modules
     ]
 

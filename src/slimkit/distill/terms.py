@@ -58,7 +58,7 @@ from torch import nn
 
 from slimkit.distill.affinity import FeatureAdapter, fa_loss, ffa_loss
 from slimkit.distill.kd import kd_kl, kd_mse
-from slimkit.distill.teacher import TeacherConfig, build_teacher, place
+from slimkit.distill.teacher import TeacherConfig, build_teacher, freeze, place
 from slimkit.engine.terms import TermConfig, TrainingTerm, register_term
 from slimkit.measure._common import eval_mode, model_device_dtype
 
@@ -202,7 +202,7 @@ class DistillTerm(TrainingTerm):
             )
         device, _ = model_device_dtype(model)
         channels_last = bool(ctx.recipe.runtime.channels_last) if ctx is not None else False
-        self.teacher = place(teacher, device, channels_last)
+        self.teacher = place(freeze(teacher), device, channels_last)
         self.task_loss_weight = float(cfg.ce_weight) if cfg.labels else 0.0
         self.layers: list[str] = []
         self.teacher_layers: list[str] = []

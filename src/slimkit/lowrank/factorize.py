@@ -25,7 +25,7 @@ Example:
     >>> from torch import nn
     >>> conv = nn.Conv2d(8, 16, 3, padding=1).eval()
     >>> x = torch.randn(2, 8, 9, 9)
-    >>> pair = factorize_conv(conv, rank=8, scheme="channel")
+    >>> pair = factorize_conv(conv, rank=16, scheme="channel")  # full rank: exact
     >>> bool((pair(x) - conv(x)).abs().max() < 1e-4)
     True
 """

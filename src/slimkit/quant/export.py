@@ -23,9 +23,11 @@ addition first runs as a float conv on dequantized values (same numbers, no inte
 Example:
     >>> import tempfile, os, torch
     >>> from slimkit.models import build_model
-    >>> from slimkit.quant.prepare import prepare_qat, quant_plan
+    >>> from slimkit.quant.prepare import calibrate, prepare_qat, quant_plan
     >>> model = build_model("resnet8_tiny").eval()
     >>> model = prepare_qat(model, plan=quant_plan(model))
+    >>> calibrate(model, [torch.randn(8, 3, 32, 32)], torch.device("cpu"))
+    1
     >>> with tempfile.TemporaryDirectory() as d:
     ...     res = export_qdq(model, os.path.join(d, "m.onnx"), (3, 32, 32), latency=False)
     >>> res.qdq_nodes > 0, res.max_abs_diff < 1e-2
@@ -134,9 +136,18 @@ def to_qdq_module(model: nn.Module) -> nn.Module:
         >>> from slimkit.models import build_model
         >>> from slimkit.quant.prepare import prepare_qat, quant_plan
         >>> m = build_model("resnet8_tiny")
-        >>> type(to_qdq_module(prepare_qat(m, plan=quant_plan(m))).conv1).__name__
+        >>> m = prepare_qat(m, plan=quant_plan(m, act_bits=None, first_last_bits=None))
+        >>> type(to_qdq_module(m).conv1).__name__
         'QDQConv2d'
     """
+    cold = [
+        n for n, m in model.named_modules() if isinstance(m, ActQuantizer) and not m.initialized
+    ]
+    if cold:
+        raise ValueError(
+            f"model: activation quantizer {cold[0]!r} is not calibrated; run "
+            "slimkit.quant.calibrate (the quantize stage does) or a training step first"
+        )
     net = copy.deepcopy(model).cpu().eval()
     net = net.to(memory_format=torch.contiguous_format)
     folded = {}

@@ -29,7 +29,7 @@ constants, and kept ``>= min_step``.
 Example:
     >>> import torch
     >>> w = torch.randn(8, 4, 3, 3)
-    >>> quantize_weight(w, 4, per_channel=True)[0].unique().numel() <= 15
+    >>> quantize_weight(w, 4, per_channel=False)[0].unique().numel() <= 15
     True
 """
 
