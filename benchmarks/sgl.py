@@ -186,7 +186,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setups", nargs="+", default=["lenet5", "wrn"])
     parser.add_argument("--lenet-epochs", type=int, default=12)
-    parser.add_argument("--lenet-thresholds", type=float, nargs="+", default=[0.01, 0.02, 0.04, 0.06, 0.08])
+    parser.add_argument(
+        "--lenet-thresholds", type=float, nargs="+", default=[0.01, 0.02, 0.04, 0.06, 0.08]
+    )
     parser.add_argument("--lenet-group", type=float, default=0.002)
     parser.add_argument("--wrn-per-class", type=int, default=300)
     parser.add_argument("--wrn-epochs", type=int, default=6)

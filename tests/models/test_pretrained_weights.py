@@ -23,7 +23,8 @@ PUBLISHED = {
     "cifar10_resnet56_torchpruning_pretrained": 93.56,
 }
 needs_weights = pytest.mark.skipif(
-    not WEIGHTS.is_dir(), reason=f"{WEIGHTS} is absent (the shared checkpoints ship beside the repo)"
+    not WEIGHTS.is_dir(),
+    reason=f"{WEIGHTS} is absent (the shared checkpoints ship beside the repo)",
 )
 
 
