@@ -13,6 +13,7 @@ training subset:
 3. ``--ft-epochs`` epochs of fine-tuning (cosine from ``--ft-lr``), identical for every method.
 
 Methods: NS ℓ1 (subgradient), proximal ℓ1 and proximal transformed ℓ1 (slimkit ``bn_sparsity``);
+TRP + nuclear norm (slimkit ``trp``, then the spatial factorization at the same MACs target);
 Torch-Pruning ``BNScalePruner`` and ``GroupNormPruner`` (their regularizer during step 1, then
 their pruner). For every method the option-A model is first converted exactly to option B
 (``shortcut_a_to_b``: identity 1x1 conv + BN, as slimkit's ``prune`` stage does), because a
@@ -47,6 +48,7 @@ from harness import (
 from torch import nn
 
 from slimkit.engine import TrainingTerm
+from slimkit.lowrank import TrainedRankPruning, TRPConfig, factorize_model, plan_factorization
 from slimkit.models import build_model, load_weights, shortcut_a_to_b
 from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig
 from slimkit.surgery import channel_groups, mask_channels, prune_channels, select_channels
@@ -96,6 +98,9 @@ def main() -> None:
     parser.add_argument("--tl1-a", type=float, default=1.0)
     parser.add_argument("--tp-bn-reg", type=float, default=0.05)
     parser.add_argument("--tp-group-reg", type=float, default=0.02)
+    parser.add_argument("--trp-energy", type=float, default=0.9)
+    parser.add_argument("--trp-period", type=int, default=5)
+    parser.add_argument("--trp-nuclear", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--test-per-class", type=int, default=None, help="(smoke runs only)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
@@ -223,6 +228,25 @@ def main() -> None:
         ),
         prune_tp,
     )
+
+    def trp_terms(model: nn.Module) -> tuple[list[TrainingTerm], Any]:
+        cfg = TRPConfig(energy=args.trp_energy, period=args.trp_period, nuclear=args.trp_nuclear)
+        return [TrainedRankPruning(cfg, model)], None
+
+    def factorize(model: nn.Module, _: Any) -> dict[str, Any]:
+        model.cpu().eval()
+        plan = plan_factorization(
+            model,
+            size,
+            rule="macs",
+            macs_target=target / reference["macs"],
+            rank_multiple=16,
+            max_cost_ratio=0.8,
+        )
+        factorize_model(model, plan.ranks, "spatial")
+        return {"factorized_layers": len(plan.ranks)}
+
+    run("TRP + nuclear (factorize)", trp_terms, factorize)
     speedups(results.rows, reference)
     results.save()
     print(render(results.data))
