@@ -117,11 +117,9 @@ def run_row(args: argparse.Namespace, name: str, terms: list[dict[str, Any]] | N
         t0 = time.perf_counter()
         report = run_recipe(recipe_from_dict(recipe(args, terms)), tmp, echo=lambda s: None)
         seconds = time.perf_counter() - t0
-        epochs = [
-            json.loads(line)
-            for line in (Path(tmp) / "metrics.jsonl").read_text().splitlines()
-            if '"event": "epoch"' in line
-        ]
+        log = Path(tmp) / "metrics.jsonl"
+        lines = log.read_text().splitlines() if log.is_file() else []
+        epochs = [json.loads(line) for line in lines if '"event": "epoch"' in line]
     row: dict[str, Any] = {"row": name, "top1": report["final"]["top1"], "seconds": seconds}
     if epochs:
         row["seconds_per_epoch"] = statistics.mean(e["seconds"] for e in epochs)

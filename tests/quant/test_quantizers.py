@@ -79,7 +79,7 @@ def test_lsq_weight_gradients() -> None:
     wq = WeightQuantizer(4, per_channel=False, scale="lsq")
     w = torch.nn.Parameter(_w(64))
     out = wq(w)
-    s = float(wq.step)
+    s = float(wq.step.detach())
     assert torch.allclose(out, s * torch.clamp(torch.round(w.detach() / s), -7, 7))
     out.sum().backward()
     inside = (w.detach() / s).abs() <= 7

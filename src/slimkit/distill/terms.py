@@ -24,8 +24,8 @@ Recipe form::
 
 Features: by default the outputs of the network's main stages, found automatically
 (:func:`default_feature_layers`: ``layer1, layer2, …`` for CIFAR/torchvision/timm ResNets, else
-the last module at each spatial resolution); the teacher's are found the same way and must be as
-many. The adapters are attached to the student as ``distill_adapters`` while the stage trains
+the last module at each spatial resolution); the teacher uses the same names when it has
+them (``teacher_layers`` overrides), else its own main stages, and must have as many. The adapters are attached to the student as ``distill_adapters`` while the stage trains
 (so the optimizer, the DDP wrapper and the checkpoints hold them) and removed at its end, so the
 saved model is the plain student.
 
@@ -208,8 +208,10 @@ class DistillTerm(TrainingTerm):
         self.teacher_layers: list[str] = []
         if cfg.feature_loss != "none":
             self.layers = cfg.layers or default_feature_layers(model, input_size)
-            self.teacher_layers = cfg.teacher_layers or default_feature_layers(
-                self.teacher, input_size
+            names = {n for n, _ in self.teacher.named_modules()}
+            same = cfg.layers if cfg.layers and set(cfg.layers) <= names else None
+            self.teacher_layers = (
+                cfg.teacher_layers or same or default_feature_layers(self.teacher, input_size)
             )
             if len(self.layers) != len(self.teacher_layers):
                 raise ValueError(

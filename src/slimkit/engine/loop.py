@@ -131,6 +131,11 @@ class Trainer:
         self.optimizer = build_optimizer(model, optimizer)
         self.schedule = LRSchedule(schedule, optimizer.lr, len(train_loader), epochs)  # type: ignore[arg-type]
         self.history: list[dict[str, Any]] = []
+        # a term may weight or drop the cross-entropy on labels (``task_loss_weight``; 0: the
+        # labels never reach the loss, e.g. label-free distillation)
+        self.task_loss_weight = math.prod(
+            float(t.task_loss_weight) for t in self.terms
+        )
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -249,7 +254,11 @@ class Trainer:
                 set_lr(optimizer, lr)
                 with autocast_context(self.device, self.amp):
                     out = net(x)
-                    loss = F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+                    loss = out.new_zeros((), dtype=torch.float32)
+                    if self.task_loss_weight != 0.0:
+                        loss = F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+                        if self.task_loss_weight != 1.0:
+                            loss = self.task_loss_weight * loss
                     for term in self.terms:
                         extra = term.loss(model, (x, y), out)
                         if extra is not None:

@@ -40,7 +40,14 @@ from slimkit.registry import Registry
 
 
 class TrainingTerm:
-    """Base class with no-op hooks; subclasses override what they need."""
+    """Base class with no-op hooks; subclasses override what they need.
+
+    ``task_loss_weight`` scales the loop's cross-entropy on labels (the product over the terms of
+    a stage); a term that sets it to 0 keeps the labels out of the loss entirely (label-free
+    distillation).
+    """
+
+    task_loss_weight: float = 1.0
 
     def on_train_start(self, model: nn.Module) -> None:
         """Called once before the first step of a fresh train stage (a resumed stage restores

@@ -192,6 +192,11 @@ class QDQExportResult:
         max_abs_diff: largest |ONNX Runtime - fake-quant torch model| over the checked inputs.
         opset: opset of the file.
         qdq_nodes: QuantizeLinear + DequantizeLinear nodes in the file.
+        max_abs_diff_export: ONNX Runtime vs the exported (BN-folded) torch module: the export's
+            own fidelity. ``max_abs_diff`` is larger because folding BN changes float rounding,
+            and a pre-activation on a rounding boundary then moves by a whole quantization step.
+        argmax_agreement: fraction of the checked inputs whose top class agrees (ORT vs
+            fake-quant).
         fp32_path: the float baseline's ``.onnx`` (when latency was measured).
         latency_ms: ``ort_fp32_bs<B>`` and ``ort_int8_bs<B>`` medians.
     """
@@ -200,6 +205,8 @@ class QDQExportResult:
     max_abs_diff: float
     opset: int
     qdq_nodes: int
+    max_abs_diff_export: float = 0.0
+    argmax_agreement: float = 1.0
     fp32_path: str | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
 
@@ -217,7 +224,7 @@ def export_qdq(
     input_size: tuple[int, int, int],
     *,
     opset: int = 17,
-    check_batch: int = 8,
+    check_batch: int = 32,
     tolerance: float | None = None,
     latency: bool = True,
     batch_sizes: tuple[int, ...] = (1, 32),
@@ -250,12 +257,19 @@ def export_qdq(
     with eval_mode(model), torch.no_grad():
         x = make_input(model, input_size, check_batch, seed=1)
         ref = model(x).float().cpu().numpy()
+    with torch.no_grad():
+        folded = qdq(x.cpu().contiguous()).numpy()
     got = session.run(None, {name: x.cpu().contiguous().numpy()})[0]
     diff = float(np.abs(got.astype(np.float64) - ref.astype(np.float64)).max())
+    export_diff = float(np.abs(got.astype(np.float64) - folded.astype(np.float64)).max())
+    agreement = float((got.argmax(1) == ref.argmax(1)).mean())
     opset_used = int(
         next(i.version for i in __import__("onnx").load(str(path)).opset_import if i.domain == "")
     )
-    result = QDQExportResult(str(path), diff, opset_used, _count_qdq(path))
+    result = QDQExportResult(
+        str(path), diff, opset_used, _count_qdq(path), max_abs_diff_export=export_diff,
+        argmax_agreement=agreement,
+    )  # fmt: skip
     if latency:
         fp32 = path.with_name(path.stem + "_fp32.onnx")
         export_onnx(to_float_module(model), fp32, input_size, opset=opset)

@@ -6,7 +6,8 @@ ONNX Runtime output differs from torch by more). Report fields: ``onnx``, ``max_
 A quantized model (``quantize`` stage) is exported with QuantizeLinear/DequantizeLinear nodes by
 :func:`slimkit.quant.export_qdq`: ``max_abs_diff`` is then ONNX Runtime vs the fake-quant model
 and is only checked against ``qdq_tolerance`` (a rounding tie flipped by BN folding moves an
-output by a quantization step); extra fields ``qdq_nodes`` and ``latency_ms`` (ONNX Runtime,
+output by a quantization step); extra fields ``qdq_nodes``, ``max_abs_diff_export`` (ONNX
+Runtime vs the exported BN-folded torch module), ``argmax_agreement`` and ``latency_ms`` (ONNX Runtime,
 ``ort_fp32_bs1``/``ort_int8_bs1``... for the float and the QDQ file).
 """
 
@@ -50,6 +51,8 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
         return {
             "onnx": cfg.filename, "max_abs_diff": qdq.max_abs_diff, "opset": qdq.opset,
             "qdq_nodes": qdq.qdq_nodes, "latency_ms": qdq.latency_ms,
+            "max_abs_diff_export": qdq.max_abs_diff_export,
+            "argmax_agreement": qdq.argmax_agreement,
         }  # fmt: skip
     result = export_onnx(
         module,
