@@ -134,7 +134,7 @@ class Trainer:
         # a term may weight or drop the cross-entropy on labels (``task_loss_weight``; 0: the
         # labels never reach the loss, e.g. label-free distillation)
         self.task_loss_weight = math.prod(
-            float(t.task_loss_weight) for t in self.terms
+            float(getattr(t, "task_loss_weight", 1.0)) for t in self.terms
         )
 
     # -- checkpoints -------------------------------------------------------------------------
