@@ -163,6 +163,11 @@ def cost_scaling(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     return out
 
 
+def _cell(value: float | None, fmt: str) -> str:
+    """A table cell: blank for a value the row does not have."""
+    return "" if value is None or value != value else format(value, fmt)
+
+
 def render(result: dict[str, Any]) -> str:
     """The markdown report."""
     lines = [
@@ -177,9 +182,9 @@ def render(result: dict[str, Any]) -> str:
     ]
     for r in result["rows"]:
         lines.append(
-            f"| {r['row']} | {r['top1']:.4f} | {r.get('top1_after_quantize', float('nan')):.4f} "
-            f"| {r.get('seconds_per_epoch', float('nan')):.1f} | {r.get('labels_used', '-')} "
-            f"| {r.get('teacher_top1', float('nan')):.4f} |"
+            f"| {r['row']} | {r['top1']:.4f} | {_cell(r.get('top1_after_quantize'), '.4f')} "
+            f"| {_cell(r.get('seconds_per_epoch'), '.1f')} | {r.get('labels_used', '-')} "
+            f"| {_cell(r.get('teacher_top1'), '.4f')} |"
         )
     lines += [
         "",

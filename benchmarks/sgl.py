@@ -35,6 +35,7 @@ Writes ``benchmarks/results/sgl.{json,md}`` and ``sgl_frontier.png`` after every
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -123,7 +124,7 @@ def setups(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
                 },
                 "schedule": {"name": "cosine"},
             },
-            "beta": 0.5,
+            "beta": args.wrn_beta,
             "growth": {"beta_growth": 1.25, "beta_every": 2},
             "layers": wrn_layers,
             "thresholds": args.wrn_thresholds,
@@ -194,10 +195,21 @@ def main() -> None:
     parser.add_argument("--wrn-epochs", type=int, default=6)
     parser.add_argument("--wrn-thresholds", type=float, nargs="+", default=[0.02, 0.04])
     parser.add_argument("--wrn-group", type=float, default=0.002)
+    parser.add_argument("--wrn-beta", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--keep-other-setups",
+        action="store_true",
+        help="keep the rows (and settings) of setups not run now from the previous results",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = Results("sgl", vars(args), render)
+    previous = RESULTS / "sgl.json"
+    if args.keep_other_setups and previous.is_file():
+        old = json.loads(previous.read_text())
+        results.rows.extend(r for r in old["rows"] if r["setup"] not in args.setups)
+        results.data["earlier_commands"] = [old["command"], *old.get("earlier_commands", [])]
     for name in args.setups:
         setup = setups(args)[name]
         print(f"== {name}: dense", flush=True)
@@ -254,7 +266,7 @@ def render(result: dict[str, Any]) -> str:
         f"LeNet-5 on digits: {s['lenet_epochs']} epochs, AdamW lr 0.003 cosine, β₀ 0.05 ×1.25 every "
         f"3 epochs, group threshold {s['lenet_group']}. WRN-16-2 on CIFAR-10 "
         f"({s['wrn_per_class']} images per class): {s['wrn_epochs']} epochs, SGD Nesterov lr 0.05 "
-        f"cosine, wd 5e-4, β₀ 0.5 ×1.25 every 2 epochs, group threshold {s['wrn_group']}, block "
+        f"cosine, wd 5e-4, β₀ {s.get('wrn_beta', 0.5)} ×1.25 every 2 epochs, group threshold {s['wrn_group']}, block "
         f"conv1s regularized. No fine-tuning; `t` is the element-wise threshold at β₀ (see the "
         f"script's docstring for λ). ONNX Runtime on {s['threads']} threads; torch {s['torch']}. "
         f"Total {result.get('total_seconds', 0) / 60:.1f} min.",
