@@ -290,8 +290,9 @@ def render(result: dict[str, Any]) -> str:
         "![top-1 vs weight sparsity](sgl_frontier.png)",
         "",
         f"Command: `{result['command']}`",
-        "",
     ]
+    lines += [f"Rows of the other setup from: `{c}`" for c in result.get("earlier_commands", [])]
+    lines.append("")
     return "\n".join(lines)
 
 
