@@ -91,7 +91,7 @@ def test_activation_levels_and_clipped_ste() -> None:
     aq = ActQuantizer(2, signed=False)
     x = torch.linspace(-1, 3, 101, requires_grad=True)
     aq.calibrate(x.detach())
-    a = float(aq.step)
+    a = float(aq.step.detach())
     y = aq(x)
     assert torch.allclose(y, a * torch.clamp(torch.round(x.detach() / a), 0, 3))
     assert set((y / a).round().int().tolist()) <= {0, 1, 2, 3}
