@@ -107,7 +107,7 @@ def test_activation_calibration_detects_sign() -> None:
     assert bool(aq.signed) and aq.code_range == (-128, 127)
     aq = ActQuantizer(8)
     aq.calibrate(torch.rand(1000))
-    assert not bool(aq.signed) and float(aq.step) > 0
+    assert not bool(aq.signed) and float(aq.step.detach()) > 0
 
 
 def test_bad_bits_are_one_line_errors() -> None:
