@@ -284,8 +284,10 @@ class DistillTerm(TrainingTerm):
         total = outputs.new_zeros((), dtype=torch.float32)
         parts: dict[str, torch.Tensor] = {}
         if self.cfg.kd != "none":
-            kd = kd_kl(outputs, t_out, self.cfg.temperature) if self.cfg.kd == "kl" else None
-            kd = kd if kd is not None else kd_mse(outputs, t_out)
+            if self.cfg.kd == "kl":
+                kd = kd_kl(outputs, t_out, self.cfg.temperature)
+            else:
+                kd = kd_mse(outputs, t_out)
             parts["distill_kd"] = kd
             total = total + self.cfg.kd_weight * kd
         if self.layers:

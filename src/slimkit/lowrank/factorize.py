@@ -32,14 +32,13 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-
 import torch
 from torch import nn
 
 from slimkit.artifacts import register_edit
 from slimkit.lowrank.reshapes import Scheme, check_scheme, matrix_shape, to_matrix
 from slimkit.lowrank.svd import grouped_svd
+from slimkit.registry import suggest
 
 __all__ = [
     "eligible_layers",
@@ -234,10 +233,9 @@ def factorize_model(
     allowed = [n for n, m in modules.items() if _is_eligible_conv(m) or isinstance(m, nn.Linear)]
     for name, rank in ranks.items():
         if name not in allowed:
-            near = difflib.get_close_matches(name, allowed, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ValueError(
-                f"ranks: {name!r} is not a factorizable conv/linear layer of the model{hint}"
+                f"ranks: {name!r} is not a factorizable conv/linear layer of the model"
+                f"{suggest(name, allowed)}"
             )
         if isinstance(rank, bool) or not isinstance(rank, int):
             raise ValueError(f"ranks.{name}: expected an int rank, got {rank!r}")

@@ -45,7 +45,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +57,7 @@ from slimkit.lowrank.factorize import eligible_layers, max_rank
 from slimkit.lowrank.rank import energy_rank
 from slimkit.lowrank.reshapes import from_matrix, to_matrix
 from slimkit.lowrank.svd import grouped_svd
+from slimkit.registry import suggest
 
 __all__ = ["TRPConfig", "TrainedRankPruning", "build_trp", "nuclear_subgradient", "project"]
 
@@ -137,10 +137,9 @@ class TrainedRankPruning(TrainingTerm):
             allowed = eligible_layers(model, include_linear=True, skip_first=False)
             for n in names:
                 if n not in allowed:
-                    near = difflib.get_close_matches(n, allowed, n=1)
-                    hint = f" (did you mean {near[0]!r}?)" if near else ""
                     raise ValueError(
-                        f"trp.layers: {n!r} is not a k×k conv (groups 1) or linear layer{hint}"
+                        f"trp.layers: {n!r} is not a k×k conv (groups 1) or linear layer"
+                        f"{suggest(n, allowed)}"
                     )
         if not names:
             raise ValueError("trp.layers: the model has no eligible layer (k×k conv or linear)")

@@ -87,19 +87,26 @@ def _swap(parent: nn.Module, path: str, new: nn.Module) -> None:
     setattr(owner, path.rpartition(".")[2], new)
 
 
+def _conv_geometry(conv: nn.Conv2d) -> dict[str, Any]:
+    """``nn.Conv2d`` keyword arguments that copy ``conv``'s shape (everything but ``bias``)."""
+    return {
+        "in_channels": conv.in_channels,
+        "out_channels": conv.out_channels,
+        "kernel_size": conv.kernel_size,
+        "stride": conv.stride,
+        "padding": conv.padding,
+        "dilation": conv.dilation,
+        "groups": conv.groups,
+        "padding_mode": conv.padding_mode,
+    }
+
+
 def _quantized(layer: nn.Module, bits: Sequence[int | None], **opts: Any) -> nn.Module:
     wbits, abits = bits
     if isinstance(layer, nn.Conv2d):
         new: nn.Module = QuantConv2d(
-            layer.in_channels,
-            layer.out_channels,
-            layer.kernel_size,
-            stride=layer.stride,
-            padding=layer.padding,
-            dilation=layer.dilation,
-            groups=layer.groups,
+            **_conv_geometry(layer),
             bias=layer.bias is not None,
-            padding_mode=layer.padding_mode,
             weight_bits=int(wbits),  # type: ignore[arg-type]
             act_bits=abits,
             **opts,
@@ -221,17 +228,7 @@ def folded_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     factor, bias = fold_bn(conv, bn)
     new = copy.deepcopy(conv)
     if isinstance(new, QUANT_TYPES):
-        new = nn.Conv2d(
-            conv.in_channels,
-            conv.out_channels,
-            conv.kernel_size,
-            stride=conv.stride,
-            padding=conv.padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=True,
-            padding_mode=conv.padding_mode,
-        ).to(conv.weight.device)
+        new = nn.Conv2d(**_conv_geometry(conv), bias=True).to(conv.weight.device)
     with torch.no_grad():
         new.weight = nn.Parameter(conv.weight.detach() * factor.view(-1, 1, 1, 1))
         new.bias = nn.Parameter(bias)
