@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -132,6 +133,52 @@ class Bench:
             "latency_ms": lat,
         }
 
+    def interleaved_latency(
+        self, models: dict[str, nn.Module], rounds: int = 5, repeats: int = 50
+    ) -> dict[str, dict[str, float]]:
+        """:func:`interleaved_latency` at this benchmark's input size and thread count."""
+        return interleaved_latency(models, self.input_size, self.threads, rounds, repeats)
+
+
+def interleaved_latency(
+    models: dict[str, nn.Module],
+    input_size: tuple[int, int, int],
+    threads: int = 2,
+    rounds: int = 5,
+    repeats: int = 50,
+) -> dict[str, dict[str, float]]:
+    """ORT latency (batch 1 and 32) of several models, measured in ``rounds`` interleaved passes
+    (model A, B, C, A, B, C, ...) and reduced to the median over passes, so that a slow spell of
+    the machine hits every model alike instead of one row."""
+    passes: dict[str, list[dict[str, float]]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            passes[name].append(
+                measure_latency(
+                    model.cpu(),
+                    input_size,
+                    batch_sizes=(1, 32),
+                    threads=threads,
+                    runtimes=("ort",),
+                    repeats=repeats,
+                    budget_s=None,
+                )
+            )
+    return {
+        name: {key: statistics.median(p[key] for p in runs) for key in runs[0]}
+        for name, runs in passes.items()
+    }
+
+
+def cpu_simd() -> list[str]:
+    """The SIMD extensions of this CPU that decide ONNX Runtime's convolution channel block
+    (AVX2: 8 channels, AVX-512: 16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return []
+    return sorted({f for f in flags if f in ("avx2", "avx512f", "avx512_vnni")})
+
 
 class Results:
     """Rows of one benchmark, written to JSON and markdown after every row."""
@@ -194,8 +241,10 @@ def make_tp_pruner(
     input_size: tuple[int, int, int],
     ignored_layers: list[nn.Module],
     steps: int = 60,
+    round_to: int | None = None,
 ) -> Any:
-    """A global Torch-Pruning pruner with a fine iterative schedule (stepped by :func:`tp_prune`)."""
+    """A global Torch-Pruning pruner with a fine iterative schedule (stepped by :func:`tp_prune`);
+    ``round_to`` is Torch-Pruning's own (kept channels a multiple of it)."""
     return pruner_cls(
         model,
         torch.zeros(1, *input_size),
@@ -205,6 +254,7 @@ def make_tp_pruner(
         pruning_ratio=0.9,
         iterative_steps=steps,
         ignored_layers=ignored_layers,
+        round_to=round_to,
     )
 
 

@@ -96,3 +96,14 @@ def test_mask_unknown_root_names_nearest() -> None:
     model, x = _lenet(), torch.randn(2, 1, 32, 32)
     with pytest.raises(ValueError, match="did you mean 'conv2'"):
         mask_filters(model, {"conv3": [0]}, filter_groups(model, x))
+
+
+def test_round_to_keeps_a_multiple_of_filters() -> None:
+    model, x = _lenet(), torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        model.conv2.weight[[1, 4, 9, 11, 12]] = 0.0  # 5 of 16 filters at 0
+    groups = filter_groups(model, x)
+    assert select_zero_filters(model, groups, round_to=4) == {"conv2": [4, 9, 11, 12]}
+    assert select_zero_filters(model, groups, round_to=8) == {}  # 11 kept rounds up to 16
+    with pytest.raises(ValueError, match="round_to=0"):
+        select_zero_filters(model, groups, round_to=0)

@@ -53,7 +53,7 @@ def test_network_slimming_threshold_prune_and_fine_tune(tmp_path: Path) -> None:
                     {"name": "bn_sparsity", "method": "subgradient", "penalty": "l1", "lam": 1e-3}
                 ],
             },
-            {"kind": "prune", "rule": "threshold", "percent": 0.4},
+            {"kind": "prune", "rule": "threshold", "percent": 0.4, "round_to": 4},
             {"kind": "train", "epochs": 1, "optimizer": {"lr": 0.01}},
         ],
     }
@@ -70,6 +70,8 @@ def test_network_slimming_threshold_prune_and_fine_tune(tmp_path: Path) -> None:
     handle = load_artifact(out / "model.slim.pt")
     assert [e["kind"] for e in handle.edits] == ["prune_channels"]
     assert handle.module(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    widths = [m.out_channels for m in handle.module.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(w % 4 == 0 for w in widths) and widths != [8, 16, 32], widths  # round_to: 4
 
 
 def test_prune_rule_needs_its_parameter(tmp_path: Path) -> None:

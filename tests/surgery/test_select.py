@@ -131,6 +131,8 @@ def test_macs_rule_unreachable_target_is_a_clear_error() -> None:
         ({"rule": "macs", "macs_target": 1.5}, "0 < t <= 1"),
         ({"rule": "zeros", "min_channels": 0}, "min_channels=0"),
         ({"rule": "zeros", "min_fraction": 2.0}, "min_fraction=2.0"),
+        ({"rule": "zeros", "round_to": 0}, "round_to=0"),
+        ({"rule": "zeros", "round_to": 2.5}, "round_to=2.5"),
     ],
 )
 def test_bad_arguments(kwargs: dict, message: str) -> None:
@@ -138,3 +140,65 @@ def test_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as err:
         select_channels(groups, **kwargs)
     assert "\n" not in str(err.value)
+
+
+def _kept(groups: list, removal: dict[str, list[int]]) -> dict[str, int]:
+    return {g.root: g.size - len(removal.get(g.root, [])) for g in groups}
+
+
+@pytest.mark.parametrize("round_to", [1, 4, 8, 16])
+@pytest.mark.parametrize("rule", ["zeros", "threshold", "macs"])
+def test_round_to_keeps_multiples(rule: str, round_to: int) -> None:
+    """Every group keeps a multiple of round_to (or all its channels); rounding only ever keeps
+    more than the unrounded rule, and what goes is still the least important."""
+    torch.manual_seed(0)
+    model = build_model("resnet20").eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.num_features))
+                m.weight[torch.rand(m.num_features) < 0.6] = 0.0  # zeros for rule "zeros"
+    groups = channel_groups(model, X)
+    kwargs = {"zeros": {}, "threshold": {"percent": 0.6}, "macs": {"macs_target": 0.5}}[rule]
+    extra = {"model": model, "example_input": X} if rule == "macs" else {}
+    rounded = select_channels(groups, rule, round_to=round_to, **kwargs, **extra)
+    kept = _kept(groups, rounded)
+    for g in groups:
+        assert kept[g.root] == g.size or kept[g.root] % round_to == 0, (g.root, kept[g.root])
+        assert kept[g.root] >= 1
+        gone = rounded.get(g.root, [])
+        stay = sorted(set(range(g.size)) - set(gone))
+        if gone:
+            assert float(g.importance[gone].max()) <= float(g.importance[stay].min())
+    if rule != "macs":
+        plain = _kept(groups, select_channels(groups, rule, **kwargs))
+        assert all(kept[r] >= plain[r] for r in kept)
+        assert all(kept[r] - plain[r] < round_to for r in kept)
+    else:
+        fraction = count_macs(prune_channels(copy.deepcopy(model), rounded, X), (3, 32, 32))
+        assert fraction <= 0.5 * count_macs(model, (3, 32, 32))
+    if round_to > 1 and rule == "zeros":
+        assert _kept(groups, rounded) != _kept(groups, select_channels(groups, rule))
+
+
+def test_round_to_zeros_is_still_exact() -> None:
+    """Rounding up keeps some zero channels; removing the rest changes no output."""
+    torch.manual_seed(1)
+    model = build_model("resnet20").eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                zero = torch.rand(m.num_features) < 0.7
+                m.weight[zero] = 0.0
+                m.bias[zero] = 0.0
+    removal = select_channels(channel_groups(model, X), "zeros", round_to=8)
+    assert removal
+    expected = model(X)
+    pruned = prune_channels(copy.deepcopy(model), removal, X)
+    assert torch.allclose(pruned(X), expected, atol=1e-5)
+    assert all(
+        c % 8 == 0 or c == 3
+        for m in pruned.modules()
+        if isinstance(m, torch.nn.Conv2d)
+        for c in (m.in_channels, m.out_channels)
+    )

@@ -39,7 +39,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +56,7 @@ from slimkit.surgery.groups import (
     _stays_zero,
     _zeroing_bn,
 )
+from slimkit.surgery.guard import check_guard, keep_count, removal_counts
 from slimkit.surgery.prune import resolve_removal
 
 __all__ = [
@@ -219,17 +219,21 @@ def select_zero_filters(
     *,
     min_channels: int = 1,
     min_fraction: float = 0.0,
+    round_to: int = 1,
 ) -> dict[str, list[int]]:
     """Rule ``zero_filters``: the channels whose filter (or every reader's slice) is exactly 0.
 
-    At least ``max(min_channels, ceil(min_fraction * size))`` channels stay per group; when this
-    guard binds, the lowest-index removable channels are the ones kept.
+    At least ``max(min_channels, ceil(min_fraction * size))`` channels stay per group, and with
+    ``round_to`` each group keeps a multiple of ``round_to`` channels (or all of them; see
+    :func:`slimkit.surgery.select_channels`); when this binds, the lowest-index removable
+    channels are the ones kept.
 
     Returns:
         Root name -> sorted channel indices (groups with nothing to remove omitted).
 
     Raises:
-        ValueError: For ``min_channels < 1`` or ``min_fraction`` outside ``[0, 1]``.
+        ValueError: For ``min_channels < 1``, ``min_fraction`` outside ``[0, 1]`` or
+            ``round_to < 1``.
 
     Example:
         >>> import torch
@@ -239,15 +243,13 @@ def select_zero_filters(
         >>> select_zero_filters(model, filter_groups(model, torch.zeros(1, 1, 32, 32)))
         {'fc1': [5]}
     """
-    if not isinstance(min_channels, int) or min_channels < 1:
-        raise ValueError(f"min_channels={min_channels!r} is invalid; use an integer >= 1")
-    if not 0.0 <= float(min_fraction) <= 1.0:
-        raise ValueError(f"min_fraction={min_fraction!r} is invalid; use 0 <= min_fraction <= 1")
+    check_guard(min_channels, min_fraction, round_to)
     removal: dict[str, list[int]] = {}
     for group in groups:
-        keep = min(group.size, max(min_channels, math.ceil(round(min_fraction * group.size, 9))))
+        keep = keep_count(group.size, min_channels, min_fraction, round_to)
         idxs = torch.nonzero(removable_channels(model, group)).flatten().tolist()
-        idxs = idxs[len(idxs) - min(len(idxs), group.size - keep) :]
+        n = max(c for c in removal_counts(group.size, keep, round_to) if c <= len(idxs))
+        idxs = idxs[len(idxs) - n :]
         if idxs:
             removal[group.root] = sorted(idxs)
     return removal
