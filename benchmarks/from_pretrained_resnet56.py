@@ -70,14 +70,19 @@ def pretrained() -> nn.Module:
     return model
 
 
-def slimkit_prune(model: nn.Module, fraction: float, input_size: tuple) -> int:
-    """Mask then remove the lowest-importance channel groups until MACs <= fraction; return
-    the number of channels removed."""
+def slimkit_prune(model: nn.Module, fraction: float, input_size: tuple, round_to: int) -> int:
+    """Mask then remove the lowest-importance channel groups until MACs <= fraction (each group
+    keeping a multiple of ``round_to`` channels); return the number of channels removed."""
     example = torch.zeros(1, *input_size)
     model.cpu().eval()
     groups = channel_groups(model, example)
     removal = select_channels(
-        groups, "macs", macs_target=fraction, model=model, example_input=example
+        groups,
+        "macs",
+        macs_target=fraction,
+        round_to=round_to,
+        model=model,
+        example_input=example,
     )
     mask_channels(model, removal, groups=groups)
     prune_channels(model, removal, example)
@@ -102,6 +107,12 @@ def main() -> None:
     parser.add_argument("--trp-period", type=int, default=5)
     parser.add_argument("--trp-nuclear", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--round-to",
+        type=int,
+        default=1,
+        help="kept channels per group: a multiple of this (results get a _round<N> suffix)",
+    )
     parser.add_argument("--test-per-class", type=int, default=None, help="(smoke runs only)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
     args = parser.parse_args()
@@ -119,7 +130,7 @@ def main() -> None:
         test_per_class=args.test_per_class,
     )
     results = Results(
-        "from_pretrained_resnet56",
+        "from_pretrained_resnet56" + (f"_round{args.round_to}" if args.round_to > 1 else ""),
         {
             **vars(args),
             "weights": str(WEIGHTS.relative_to(REPO.parent)),
@@ -189,7 +200,7 @@ def main() -> None:
 
     def prune_slimkit(model: nn.Module, term: BNScaleSparsity) -> dict[str, Any]:
         zeros = int((term.sparse_vector(model) == 0).sum())
-        removed = slimkit_prune(model, target / reference["macs"], size)
+        removed = slimkit_prune(model, target / reference["macs"], size, args.round_to)
         return {"exact_zero_scales": zeros, "channels_removed": removed}
 
     run("NS ℓ1 (subgradient)", slimming("subgradient", "l1", {}), prune_slimkit)
@@ -198,7 +209,9 @@ def main() -> None:
 
     def torch_pruning(pruner_cls: Any, importance: Any, reg: float) -> Any:
         def terms_for(model: nn.Module) -> tuple[list[TrainingTerm], Any]:
-            pruner = make_tp_pruner(model, importance, pruner_cls, reg, size, [model.fc])
+            pruner = make_tp_pruner(
+                model, importance, pruner_cls, reg, size, [model.fc], round_to=args.round_to
+            )
             return [TorchPruningRegularizer(pruner)], pruner
 
         return terms_for
@@ -265,7 +278,8 @@ def render(result: dict[str, Any]) -> str:
         f"epochs (cosine from lr {s['ft_lr']}); batch {s['batch_size']}, SGD momentum 0.9, wd "
         f"1e-4. λ {s['lam']} for NS and proximal slimming (β {s['prox_beta']}, tℓ1 a "
         f"{s['tl1_a']}); Torch-Pruning reg {s['tp_bn_reg']} (BNScale) / {s['tp_group_reg']} "
-        f"(GroupNorm). Top-1 on {s['test_images']:,} test images; ONNX Runtime on "
+        f"(GroupNorm). Kept channels per group: a multiple of {s.get('round_to', 1)} "
+        f"(slimkit's and Torch-Pruning's round_to). Top-1 on {s['test_images']:,} test images; ONNX Runtime on "
         f"{s['threads']} CPU threads; torch {s['torch']}, torch-pruning {s['torch_pruning']}. "
         f"Total {result.get('total_seconds', 0) / 60:.1f} min.",
         "",

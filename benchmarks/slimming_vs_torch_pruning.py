@@ -176,6 +176,9 @@ def main() -> None:
         "--round-to", type=int, default=16, help="kept channels per group: a multiple of this"
     )
     parser.add_argument("--latency-rounds", type=int, default=5)
+    parser.add_argument(
+        "--tag", default="", help="write slimming_vs_torch_pruning_<tag>.{json,md} instead"
+    )
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
     parser.add_argument(
         "--target-macs",
@@ -355,8 +358,9 @@ def main() -> None:
         "rows": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "slimming_vs_torch_pruning.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "slimming_vs_torch_pruning.md").write_text(render(result))
+    name = "slimming_vs_torch_pruning" + (f"_{args.tag}" if args.tag else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(render(result))
     print(render(result))
 
 

@@ -171,7 +171,7 @@ def _select_macs(
             reach = real(hi) / initial
             raise ValueError(
                 f"macs_target={macs_target} is unreachable with this guard; the smallest "
-                f"reachable is {reach:.3f} (lower min_channels/min_fraction)"
+                f"reachable is {reach:.3f} (lower min_channels/min_fraction/round_to)"
             )
         while hi - lo > 1:
             mid = (lo + hi) // 2
