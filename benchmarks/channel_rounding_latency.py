@@ -18,7 +18,6 @@ Writes ``benchmarks/results/channel_rounding_latency.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
 import torch
@@ -28,6 +27,7 @@ from torch import nn
 from slimkit.measure import count_macs, count_params
 from slimkit.models import build_model
 from slimkit.surgery import channel_groups, prune_channels
+from slimkit.surgery.guard import keep_count
 
 INPUT = (3, 32, 32)
 # Kept channels per coupled group of ResNet-20 (stem/stage-1 stream, the three stage-1 block
@@ -37,8 +37,9 @@ AS_FOUND = [15, 9, 5, 5, 16, 21, 14, 10, 27, 41, 28, 27]
 
 
 def rounded(widths: list[int], sizes: list[int], multiple: int) -> list[int]:
-    """Each width rounded up to a multiple of ``multiple``, at most the group's size."""
-    return [min(s, math.ceil(w / multiple) * multiple) for w, s in zip(widths, sizes, strict=True)]
+    """Each width rounded up to a multiple of ``multiple``, at most the group's size (the rule
+    ``round_to`` applies)."""
+    return [keep_count(s, w, 0.0, multiple) for w, s in zip(widths, sizes, strict=True)]
 
 
 def resnet20_with(widths: list[int]) -> nn.Module:

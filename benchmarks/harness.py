@@ -133,12 +133,6 @@ class Bench:
             "latency_ms": lat,
         }
 
-    def interleaved_latency(
-        self, models: dict[str, nn.Module], rounds: int = 5, repeats: int = 50
-    ) -> dict[str, dict[str, float]]:
-        """:func:`interleaved_latency` at this benchmark's input size and thread count."""
-        return interleaved_latency(models, self.input_size, self.threads, rounds, repeats)
-
 
 def interleaved_latency(
     models: dict[str, nn.Module],

@@ -43,7 +43,16 @@ from typing import Any
 
 import torch
 import torch_pruning as tp
-from harness import RESULTS, Bench, TorchPruningRegularizer, cpu_simd, make_tp_pruner, tp_prune
+from harness import (
+    RESULTS,
+    Bench,
+    TorchPruningRegularizer,
+    cpu_simd,
+    interleaved_latency,
+    make_tp_pruner,
+    speedups,
+    tp_prune,
+)
 from torch import nn
 
 from slimkit.engine import TrainingTerm
@@ -346,14 +355,10 @@ def main() -> None:
 
     overhead = proximal_step_overhead(bench)
     print(f"== ORT latency, {len(finals)} models x {args.latency_rounds} passes", flush=True)
-    latency = bench.interleaved_latency(finals, rounds=args.latency_rounds)
+    latency = interleaved_latency(finals, INPUT, args.threads, rounds=args.latency_rounds)
     for row in rows:
         row["latency_ms"] = latency[row["method"]]
-    for row in rows:
-        row["macs_reduction"] = round(dense_macs / row["macs"], 3)
-        row["ort_speedup_bs32"] = round(
-            dense_row["latency_ms"]["ort_bs32"] / row["latency_ms"]["ort_bs32"], 3
-        )
+    speedups(rows, dense_row)
     result = {
         "command": "python " + " ".join(sys.argv),
         "setup": {

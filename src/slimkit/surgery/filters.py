@@ -56,7 +56,11 @@ from slimkit.surgery.groups import (
     _stays_zero,
     _zeroing_bn,
 )
-from slimkit.surgery.guard import check_guard, keep_count, removal_counts
+from slimkit.surgery.guard import (
+    allowed_removal,
+    check_guard,
+    keep_count,
+)
 from slimkit.surgery.prune import resolve_removal
 
 __all__ = [
@@ -248,7 +252,7 @@ def select_zero_filters(
     for group in groups:
         keep = keep_count(group.size, min_channels, min_fraction, round_to)
         idxs = torch.nonzero(removable_channels(model, group)).flatten().tolist()
-        n = max(c for c in removal_counts(group.size, keep, round_to) if c <= len(idxs))
+        n = allowed_removal(group.size, keep, round_to, len(idxs))
         idxs = idxs[len(idxs) - n :]
         if idxs:
             removal[group.root] = sorted(idxs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["check_guard", "keep_count", "removal_counts"]
+__all__ = ["allowed_removal", "check_guard", "keep_count", "removal_counts"]
 
 
 def check_guard(min_channels: object, min_fraction: object, round_to: object) -> None:
@@ -44,3 +44,14 @@ def removal_counts(size: int, keep: int, round_to: int) -> list[int]:
     """
     kept = range((size - 1) // round_to * round_to, keep - 1, -round_to)
     return [0, *(size - k for k in kept if k > 0)]
+
+
+def allowed_removal(size: int, keep: int, round_to: int, available: int) -> int:
+    """The most of ``available`` removable channels a group of ``size`` may lose (a count from
+    :func:`removal_counts`).
+
+    Example:
+        >>> allowed_removal(64, 16, 16, 40), allowed_removal(16, 1, 1, 5)
+        (32, 5)
+    """
+    return max(c for c in removal_counts(size, keep, round_to) if c <= available)

@@ -12,7 +12,12 @@ from torch import nn
 
 from slimkit.measure import count_macs, macs_by_module
 from slimkit.surgery.groups import ChannelGroup
-from slimkit.surgery.guard import check_guard, keep_count, removal_counts
+from slimkit.surgery.guard import (
+    allowed_removal,
+    check_guard,
+    keep_count,
+    removal_counts,
+)
 from slimkit.surgery.prune import prune_channels
 
 __all__ = ["RULES", "select_channels"]
@@ -31,7 +36,7 @@ def _guarded(group: ChannelGroup, chosen: torch.Tensor, keep: int, round_to: int
     is a multiple of ``round_to`` or the whole group."""
     allowed = _removable_order(group, keep)
     picked = [i for i in allowed if bool(chosen[i])]
-    n = max(c for c in removal_counts(group.size, keep, round_to) if c <= len(picked))
+    n = allowed_removal(group.size, keep, round_to, len(picked))
     return sorted(picked[:n])
 
 
