@@ -1,8 +1,106 @@
-"""Import every built-in stage, training term and structural edit so recipes can name them."""
+"""The built-in catalog: one declaration per model, dataset, penalty, edit, stage, term and task.
 
-import slimkit.distill  # noqa: F401  (registers the distill term)
-import slimkit.lowrank  # noqa: F401
-import slimkit.quant  # noqa: F401  (registers the quantize edit)
-import slimkit.sparsity  # noqa: F401  (registers the bn_sparsity and sgl terms)
-import slimkit.stages  # noqa: F401  (registers train, evaluate, export, measure, prune)
-import slimkit.surgery  # noqa: F401  (registers the prune_channels edit)
+Only strings live here (``"package.module:attr"`` references and metadata), so importing this
+module imports nothing but :mod:`slimkit.registry`. :meth:`slimkit.registry.Registry.get` imports
+this module on first use and imports an implementation only when a recipe or a caller asks for it.
+Adding a built-in is one module plus one line here; third parties use the ``slimkit.plugins``
+entry-point group instead (see :mod:`slimkit.registry`).
+
+Penalty metadata is what a recipe can be checked against without torch: ``kind``
+(``elementwise`` or ``group``), ``subgradient`` (usable by ``method: subgradient``), ``prox``
+(closed-form proximal map), ``args`` (constructor keywords) and ``required`` (keywords without a
+default). ``tests/test_registry_catalog.py`` checks the metadata against the implementations.
+
+Example:
+    >>> from slimkit.registry import MODELS, PENALTIES, STAGES
+    >>> "resnet20" in MODELS, PENALTIES.meta("l0")["subgradient"]
+    (True, False)
+    >>> STAGES.get("train").config.__name__
+    'TrainStageConfig'
+"""
+
+from slimkit.registry import DATASETS, EDITS, MODELS, PENALTIES, STAGES, TASKS, TERMS
+
+# fmt: off
+# -- models (listed by `slimkit models` in this order) ------------------------------------------
+_R, _P = "slimkit.models.resnet_cifar", "slimkit.models.preact_resnet"
+MODELS.declare("resnet20", f"{_R}:resnet20", description="CIFAR ResNet-20, basic blocks 16/32/64, 0.27 M params")
+MODELS.declare("resnet32", f"{_R}:resnet32", description="CIFAR ResNet-32, basic blocks 16/32/64, 0.46 M params")
+MODELS.declare("resnet44", f"{_R}:resnet44", description="CIFAR ResNet-44, basic blocks 16/32/64, 0.66 M params")
+MODELS.declare("resnet56", f"{_R}:resnet56", description="CIFAR ResNet-56, basic blocks 16/32/64, 0.85 M params")
+MODELS.declare("resnet110", f"{_R}:resnet110", description="CIFAR ResNet-110, basic blocks 16/32/64, 1.7 M params")
+MODELS.declare("resnet8_tiny", f"{_R}:resnet8_tiny", description="tiny CIFAR ResNet-8, widths 4/8/16, option B (tests)")
+MODELS.declare("resnet8a_tiny", f"{_R}:resnet8a_tiny", description="tiny CIFAR ResNet-8, widths 4/8/16, option A (tests)")
+MODELS.declare("resnet164", f"{_P}:resnet164", description="pre-activation bottleneck ResNet-164 (Network Slimming), 1.70 M params")
+MODELS.declare("resnet_bottleneck_tiny", f"{_P}:resnet_bottleneck_tiny", description="tiny pre-activation bottleneck ResNet (tests)")
+MODELS.declare("vgg11", "slimkit.models.vgg:vgg11", description="VGG-11 with BN, CIFAR form (Network Slimming)")
+MODELS.declare("vgg13", "slimkit.models.vgg:vgg13", description="VGG-13 with BN, CIFAR form (Network Slimming)")
+MODELS.declare("vgg16", "slimkit.models.vgg:vgg16", description="VGG-16 with BN, CIFAR form (Network Slimming)")
+MODELS.declare("vgg19", "slimkit.models.vgg:vgg19", description="VGG-19 with BN, CIFAR form (Network Slimming), 20,035,018 params")
+MODELS.declare("vgg_tiny", "slimkit.models.vgg:vgg_tiny", description="tiny VGG-BN, cfg [8, M, 16, M, 32] (tests)")
+MODELS.declare("densenet40", "slimkit.models.densenet:densenet40", description="DenseNet-40, growth 12, no bottleneck/compression, 1.0 M params")
+MODELS.declare("densenet_bc100", "slimkit.models.densenet:densenet_bc100", description="DenseNet-BC-100, growth 12, bottleneck + compression 0.5, 0.8 M")
+MODELS.declare("densenet_tiny", "slimkit.models.densenet:densenet_tiny", description="tiny DenseNet, depth 10, growth 4 (tests)")
+MODELS.declare("densenet_bc_tiny", "slimkit.models.densenet:densenet_bc_tiny", description="tiny DenseNet-BC, depth 16, growth 4 (tests)")
+MODELS.declare("wrn", "slimkit.models.wide_resnet:wrn", description="Wide ResNet; kwargs depth, widen_factor, dropout (default WRN-28-10)")
+MODELS.declare("wrn16_2", "slimkit.models.wide_resnet:wrn16_2", description="Wide ResNet WRN-16-2, 0.69 M params")
+MODELS.declare("wrn16_4", "slimkit.models.wide_resnet:wrn16_4", description="Wide ResNet WRN-16-4, 2.7 M params")
+MODELS.declare("wrn28_10", "slimkit.models.wide_resnet:wrn28_10", description="Wide ResNet WRN-28-10, 36.5 M params")
+MODELS.declare("wrn_tiny", "slimkit.models.wide_resnet:wrn_tiny", description="tiny Wide ResNet, depth 10, widen 1, base widths 8/16/32 (tests)")
+MODELS.declare("lenet5", "slimkit.models.lenet:lenet5", description="LeNet-5 (conv 6-16, fc 120-84) for 32x32 inputs")
+
+# -- datasets ---------------------------------------------------------------------------------
+DATASETS.declare("cew_eyes", "slimkit.data.cew_eyes:load_cew_eyes", description="CEW eye patches, 24x24 gray, 0=closed 1=open; root= required")
+DATASETS.declare("cifar10", "slimkit.data.cifar:load_cifar10", description="CIFAR-10 (50000 train / 10000 test, 32x32 RGB); root= or download")
+DATASETS.declare("cifar100", "slimkit.data.cifar:load_cifar100", description="CIFAR-100 fine labels (50000 train / 10000 test); root= or download")
+DATASETS.declare("coco", "slimkit.data.coco:coco128", description="COCO detection (the coco128 builder with your root=)")
+DATASETS.declare("coco128", "slimkit.data.coco:coco128", description="COCO128: 128 COCO images with boxes and masks; root= required")
+DATASETS.declare("digits", "slimkit.data.digits:load_digits_splits", description="scikit-learn 8x8 digits upsampled to 3x32x32 (1347 train / 450 test)")
+DATASETS.declare("imagefolder", "slimkit.data.imagefolder:load_imagefolder", description="your own images: root/train/<class>/*.png and root/test|val/...")
+DATASETS.declare("mrl_eyes", "slimkit.data.mrl_eyes:mrl_eyes", description="MRL eye images, open/closed; root= required")
+DATASETS.declare("npz", "slimkit.data.npz:load_npz", description="your own arrays: root=DIR with train.npz/test.npz, or one .npz file")
+DATASETS.declare("shapes", "slimkit.data.shapes:shapes", description="synthetic shapes rendered on the fly (detection / segmentation tests)")
+
+# -- penalties --------------------------------------------------------------------------------
+_SG = ("elem_weight", "group_weight", "group_weights")
+PENALTIES.declare("l1", "slimkit.penalties.l1:L1", kind="elementwise", subgradient=True, prox=True, args=(), required=())
+PENALTIES.declare("l0", "slimkit.penalties.l0:L0", kind="elementwise", subgradient=False, prox=True, args=(), required=())
+PENALTIES.declare("lp", "slimkit.penalties.lp:Lp", kind="elementwise", subgradient=True, prox=True, args=("p", "n_iter"), required=("p",))
+PENALTIES.declare("l1_2", "slimkit.penalties.registry:l1_2", kind="elementwise", subgradient=True, prox=True, args=(), required=())
+PENALTIES.declare("l2_3", "slimkit.penalties.registry:l2_3", kind="elementwise", subgradient=True, prox=True, args=(), required=())
+PENALTIES.declare("tl1", "slimkit.penalties.transformed_l1:TransformedL1", kind="elementwise", subgradient=True, prox=True, args=("a",), required=())
+PENALTIES.declare("mcp", "slimkit.penalties.mcp:MCP", kind="elementwise", subgradient=True, prox=True, args=("a", "lam"), required=())
+PENALTIES.declare("scad", "slimkit.penalties.scad:SCAD", kind="elementwise", subgradient=True, prox=True, args=("a", "lam"), required=())
+PENALTIES.declare("group_l21", "slimkit.penalties.group_l21:GroupL21", kind="group", subgradient=True, prox=True, args=("group_weights",), required=())
+PENALTIES.declare("l1_l21", "slimkit.penalties.registry:l1_l21", kind="group", subgradient=True, prox=True, args=_SG, required=())
+PENALTIES.declare("l0_l21", "slimkit.penalties.registry:l0_l21", kind="group", subgradient=False, prox=True, args=_SG, required=())
+
+# -- structural edits (replayed by slimkit.artifacts.load_artifact) ----------------------------
+EDITS.declare("prune_channels", "slimkit.surgery.edits:prune_channels_edit")
+EDITS.declare("shortcut_a_to_b", "slimkit.surgery.edits:shortcut_a_to_b_edit")
+EDITS.declare("factorize", "slimkit.lowrank.factorize:factorize_edit")
+EDITS.declare("quantize", "slimkit.quant.prepare:prepare_qat")
+
+# -- stages: light config class, heavy run function -------------------------------------------
+_SC = "slimkit.stages.config"
+STAGES.declare("train", config=f"{_SC}:TrainStageConfig", run="slimkit.stages.train:run_train")
+STAGES.declare("evaluate", config=f"{_SC}:EvaluateStageConfig", run="slimkit.stages.evaluate:run_evaluate")
+STAGES.declare("export", config=f"{_SC}:ExportStageConfig", run="slimkit.stages.export:run_export")
+STAGES.declare("measure", config=f"{_SC}:MeasureStageConfig", run="slimkit.stages.measure:run_measure")
+STAGES.declare("prune", config=f"{_SC}:PruneStageConfig", run="slimkit.stages.prune:run_prune")
+STAGES.declare("factorize", config=f"{_SC}:FactorizeStageConfig", run="slimkit.stages.factorize:run_factorize")
+STAGES.declare("quantize", config=f"{_SC}:QuantizeStageConfig", run="slimkit.stages.quantize:run_quantize")
+
+# -- training terms: light config class, heavy factory ----------------------------------------
+TERMS.declare("bn_sparsity", config="slimkit.sparsity.config:BNSparsityConfig", build="slimkit.sparsity.bn_scale:build_bn_sparsity")
+TERMS.declare("sgl", config="slimkit.sparsity.config:GroupSplittingConfig", build="slimkit.sparsity.group_splitting:build_group_splitting")
+TERMS.declare("trp", config="slimkit.lowrank.config:TRPConfig", build="slimkit.lowrank.trp:build_trp")
+TERMS.declare("distill", config="slimkit.distill.config:DistillConfig", build="slimkit.distill.terms:build_distill")
+
+# -- tasks: light config class, heavy builder -------------------------------------------------
+_TC = "slimkit.tasks.config"
+TASKS.declare("classification", config=f"{_TC}:ClassificationTaskConfig", build="slimkit.tasks.classification:build_classification")
+TASKS.declare("regression", config=f"{_TC}:RegressionTaskConfig", build="slimkit.tasks.regression:build_regression")
+TASKS.declare("detection", config=f"{_TC}:DetectionTaskConfig", build="slimkit.tasks.detection:build_detection")
+TASKS.declare("segmentation", config=f"{_TC}:SegmentationTaskConfig", build="slimkit.tasks.segmentation:build_segmentation")
+# fmt: on

@@ -99,10 +99,14 @@ def validate_config(cls: type[Config], data: Any, path: str = "") -> Config:
         sub_path = _join(path, name)
         if name in cls.dispatch:
             registry, key = cls.dispatch[name]
-            values[name] = [
-                _validate_dispatched(registry, key, item, _join(sub_path, i))
-                for i, item in enumerate(_as_list(values[name], sub_path))
-            ]
+            _, is_list = _config_class(field.annotation)
+            if is_list:
+                values[name] = [
+                    _validate_dispatched(registry, key, item, _join(sub_path, i))
+                    for i, item in enumerate(_as_list(values[name], sub_path))
+                ]
+            else:  # one item chosen by name (e.g. the recipe's ``task``)
+                values[name] = _validate_dispatched(registry, key, values[name], sub_path)
             continue
         sub_cls, is_list = _config_class(field.annotation)
         if sub_cls is None:

@@ -26,7 +26,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,17 +38,22 @@ import yaml
 
 from slimkit import __version__
 from slimkit.artifacts import SlimModel, load_artifact, save_artifact
-from slimkit.data import ArrayDataset, Augment, BatchLoader, DatasetSplits, load_dataset
+from slimkit.contexts import FinalFigures
+from slimkit.data.dataset import DatasetSplits
+from slimkit.data.loader import make_loader
+from slimkit.data.registry import load_dataset
+from slimkit.data.split import carve_val
 from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from slimkit.engine.distributed import DistInfo, barrier, init_distributed, shutdown
-from slimkit.engine.evaluate import evaluate
+from slimkit.engine.evaluate import EvalResult, evaluate
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.progress import ProgressBars
 from slimkit.measure import count_macs, count_params
 from slimkit.models import load_weights
 from slimkit.recipes import Recipe, save_recipe
 from slimkit.report import write_report
-from slimkit.stages.base import STAGES
+from slimkit.registry import STAGES, TASKS
+from slimkit.tasks.base import Task
 
 
 class RunDirError(ValueError):
@@ -57,11 +62,15 @@ class RunDirError(ValueError):
 
 @dataclass
 class RunContext:
-    """Everything a stage needs; stages edit ``model`` and the ``final`` figures in place."""
+    """The run as stages and terms see it: implements :class:`slimkit.contexts.StageContext`.
+
+    Stages edit ``model`` and the ``final`` figures in place.
+    """
 
     recipe: Recipe
     run_dir: Path
     model: SlimModel
+    task: Task
     data: DatasetSplits
     device: torch.device
     dist: DistInfo
@@ -70,10 +79,8 @@ class RunContext:
     echo: Callable[[str], None]
     resume: bool = False
     stage_index: int = 0
-    top1: float | None = None
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    onnx_path: str | None = None
-    plots: list[str] = field(default_factory=list)
+    final: FinalFigures = field(default_factory=FinalFigures)
+    initial: dict[str, Any] = field(default_factory=dict)
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -83,37 +90,39 @@ class RunContext:
         std = tuple(cfg.std) if cfg.std is not None else self.data.std
         return mean, std
 
-    def train_loader(self, seed_offset: int = 0) -> BatchLoader:
-        """This rank's training batches (shuffled, augmented, drop_last)."""
+    def splits(self) -> list[str]:
+        """``train``, ``val`` (when the recipe carves one) and ``test``."""
+        return ["train", "test"] if self.data.val is None else ["train", "val", "test"]
+
+    def loader(self, split: str, *, seed_offset: int = 0) -> Any:
+        """This rank's batches of ``split``: ``train`` is shuffled, augmented and drops the last
+        partial batch; ``val``/``test`` are this rank's evaluation shard (every sample on
+        exactly one rank)."""
         cfg = self.recipe.data
         mean, std = self.normalization
-        augment = Augment(**cfg.augment.model_dump()) if cfg.augment is not None else None
-        return BatchLoader(
-            self.data.train,
-            cfg.batch_size,
-            shuffle=True,
-            augment=augment,
-            mean=mean,
-            std=std,
-            seed=self.recipe.seed + seed_offset,
-            rank=self.dist.rank,
-            world_size=self.dist.world_size,
-            drop_last=True,
-            channels_last=self.recipe.runtime.channels_last,
-        )
-
-    def test_loader(self) -> BatchLoader:
-        """This rank's evaluation shard of the test set (every sample on exactly one rank)."""
-        test = self.data.test
-        shard = ArrayDataset(
-            x=test.x[self.dist.rank :: self.dist.world_size],
-            y=test.y[self.dist.rank :: self.dist.world_size],
-            classes=test.classes,
-        )
-        mean, std = self.normalization
-        return BatchLoader(
-            shard,
-            self.recipe.data.eval_batch_size,
+        if split == "train":
+            return make_loader(
+                self.data.train,
+                cfg.batch_size,
+                shuffle=True,
+                augment=cfg.augment,
+                mean=mean,
+                std=std,
+                seed=self.recipe.seed + seed_offset,
+                rank=self.dist.rank,
+                world_size=self.dist.world_size,
+                drop_last=True,
+                channels_last=self.recipe.runtime.channels_last,
+            )
+        dataset = self.data.val if split == "val" else self.data.test
+        if split not in ("val", "test") or dataset is None:
+            raise ValueError(f"split: expected one of {self.splits()}, got {split!r}")
+        rank, world = self.dist.rank, self.dist.world_size
+        if world > 1:
+            dataset = dataset.subset(torch.arange(rank, len(dataset), world))
+        return make_loader(
+            dataset,
+            cfg.eval_batch_size,
             shuffle=False,
             augment=None,
             mean=mean,
@@ -121,18 +130,25 @@ class RunContext:
             channels_last=self.recipe.runtime.channels_last,
         )
 
-    def evaluate(self, description: str = "eval") -> float:
-        """Top-1 of the current model on the test set (all ranks)."""
+    def evaluate(
+        self, description: str = "eval", split: str = "test", model: Any = None
+    ) -> EvalResult:
+        """The task's metrics on ``split`` (all ranks). Evaluating the run's own model on the
+        test split also updates ``final`` (what the report shows)."""
         result = evaluate(
-            self.model.module,
-            self.test_loader(),
+            model if model is not None else self.model.module,
+            self.loader(split),
+            task=self.task,
             device=self.device,
             dist=self.dist,
             amp=self.recipe.runtime.amp,
             bars=self.bars,
             description=description,
         )
-        return result.top1
+        if model is None and split == "test":
+            self.final.metrics = dict(result.metrics)
+            self.final.headline = {"name": result.headline_name, "value": result.headline}
+        return result
 
     def path(self, *parts: str) -> Path:
         """A path inside the run directory."""
@@ -239,9 +255,65 @@ def run_recipe(
 
 def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[str, Any]:
     started = time.perf_counter()
-    quiet = recipe.runtime.quiet if quiet is None else quiet
+    ctx = build_run(recipe, run_dir, resume=resume, quiet=quiet, echo=echo, device=device, dist=dist)
+    records = run_stages(ctx)
+    return finish_run(ctx, records, started=started, command=command)
+
+
+def _say(echo: Callable[[str], None] | None, dist: DistInfo) -> Callable[[str], None]:
     say = echo or (lambda line: print(line, file=sys.stderr, flush=True))
-    say_main = say if dist.is_main else (lambda line: None)
+    return say if dist.is_main else (lambda line: None)
+
+
+def load_data(recipe: Recipe) -> DatasetSplits:
+    """The recipe's dataset with its validation split (carved from train, or the test set)."""
+    cfg = recipe.data
+    data = load_dataset(
+        cfg.name,
+        root=cfg.root,
+        subset_per_class=cfg.subset_per_class,
+        test_subset_per_class=cfg.test_subset_per_class,
+        seed=recipe.seed,
+        download=cfg.download,
+        **cfg.kwargs,
+    )
+    if cfg.val_fraction is not None or cfg.val_per_class is not None:
+        data.train, data.val = carve_val(
+            data.train,
+            fraction=cfg.val_fraction,
+            per_class=cfg.val_per_class,
+            seed=recipe.seed,
+        )
+    elif cfg.val_source == "test":
+        data.val = data.test
+    if len(data.train) < cfg.batch_size:
+        raise ValueError(
+            f"data.batch_size: {cfg.batch_size} is larger than the training set "
+            f"({len(data.train)} samples): an epoch would have no step"
+        )
+    if len(data.test) == 0:
+        raise ValueError(f"data: the test split of {data.name!r} is empty")
+    return data
+
+
+def build_task(recipe: Recipe) -> Task:
+    """The recipe's task object (``task.name`` from the task registry)."""
+    return TASKS.get(recipe.task.name).build(recipe.task)
+
+
+def build_run(
+    recipe: Recipe,
+    run_dir: str | Path | None,
+    *,
+    resume: bool,
+    quiet: bool | None,
+    echo: Callable[[str], None] | None,
+    device: torch.device,
+    dist: DistInfo,
+) -> RunContext:
+    """Prepare the run directory, data, task and model; restore a resumed run's last model."""
+    quiet = recipe.runtime.quiet if quiet is None else quiet
+    say_main = _say(echo, dist)
     if run_dir is None:
         chosen = [str(default_run_dir(recipe))]
         if dist.enabled:
@@ -256,69 +328,70 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
         save_recipe(recipe, saved)
     seed_everything(recipe.seed)
 
-    cfg = recipe.data
-    data = load_dataset(
-        cfg.name,
-        root=cfg.root,
-        subset_per_class=cfg.subset_per_class,
-        test_subset_per_class=cfg.test_subset_per_class,
-        seed=recipe.seed,
-        download=cfg.download,
-        **cfg.kwargs,
-    )
+    data = load_data(recipe)
+    task = build_task(recipe)
     handle = SlimModel.build(
         recipe.model.name,
-        num_classes=data.num_classes,
+        num_classes=task.num_outputs(data),
         input_size=data.input_size,
         kwargs=recipe.model.kwargs,
-        meta={"dataset": data.name, "classes": data.train.classes},
+        meta={"dataset": data.name, "classes": getattr(data.train, "classes", None), "task": recipe.task.name},
     )
     if recipe.model.weights:
         load_weights(handle.module, recipe.model.weights)
         handle.meta["weights"] = recipe.model.weights
-    initial = {
-        "params": count_params(handle.module),
-        "macs": count_macs(handle.module, data.input_size),
-    }
-    say_main(
-        f"slimkit {__version__}: {recipe.name}: {recipe.model.name} on {data.name} "
-        f"({len(data.train)} train / {len(data.test)} test), {initial['params']:,} params, "
-        f"{initial['macs']:,} MACs, device {device}, {torch.get_num_threads()} threads"
-        + (f", {dist.world_size} processes" if dist.enabled else "")
-    )
-
     ctx = RunContext(
         recipe=recipe,
         run_dir=run_dir,
         model=handle,
+        task=task,
         data=data,
         device=device,
         dist=dist,
         bars=ProgressBars(enabled=dist.is_main and not quiet),
-        metrics=MetricsLog(run_dir / "metrics.jsonl" if dist.is_main else None),
+        metrics=MetricsLog(
+            run_dir / "metrics.jsonl" if dist.is_main else None,
+            loggers=recipe.runtime.loggers,
+        ),
         echo=say_main,
         resume=resume,
     )
     mean, std = ctx.normalization
     handle.meta.update({"mean": list(mean), "std": list(std)})
-    state = _load_state(run_dir) if resume else {"completed": []}
+    ctx.initial = {
+        "params": count_params(handle.module),
+        "macs": count_macs(handle.module, data.input_size),
+    }
+    val = f" / {len(data.val)} val" if data.val is not None else ""
+    say_main(
+        f"slimkit {__version__}: {recipe.name}: {recipe.model.name} on {data.name} "
+        f"({recipe.task.name}; {len(data.train)} train{val} / {len(data.test)} test), "
+        f"{ctx.initial['params']:,} params, {ctx.initial['macs']:,} MACs, "
+        f"device {device}, {torch.get_num_threads()} threads"
+        + (f", {dist.world_size} processes" if dist.enabled else "")
+    )
+    return ctx
+
+
+def run_stages(ctx: RunContext) -> list[dict[str, Any]]:
+    """Run the stages not yet finished (all of them, unless resuming); return every record."""
+    state = _load_state(ctx.run_dir) if ctx.resume else {"completed": []}
     records: list[dict[str, Any]] = [c["record"] for c in state["completed"]]
     if records:
         last = state["completed"][-1]
-        ctx.model = load_artifact(run_dir / last["artifact"])
-        ctx.model.meta.update(handle.meta)
-        set_rng_state(load_checkpoint(run_dir / last["rng"])["rng"])
-        ctx.top1, ctx.onnx_path = last.get("top1"), last.get("onnx")
-        ctx.latency_ms = dict(last.get("latency_ms") or {})
-        ctx.plots = list(last.get("plots") or [])
-        say_main(f"resuming {run_dir} after stage {len(records) - 1} ({records[-1]['kind']})")
+        meta = ctx.model.meta
+        ctx.model = load_artifact(ctx.path(last["artifact"]))
+        ctx.model.meta.update(meta)
+        set_rng_state(load_checkpoint(ctx.path(last["rng"]))["rng"])
+        ctx.final = FinalFigures(**last["final"])
+        ctx.echo(f"resuming {ctx.run_dir} after stage {len(records) - 1} ({records[-1]['kind']})")
     _to_device(ctx)
-
+    recipe = ctx.recipe
     for index in range(len(records), len(recipe.stages)):
         stage_cfg = recipe.stages[index]
         ctx.stage_index = index
         label = stage_cfg.name or stage_cfg.kind
-        say_main(f"stage {index}: {label}")
+        ctx.echo(f"stage {index}: {label}")
         t0 = time.perf_counter()
         record = STAGES.get(stage_cfg.kind).run(ctx, stage_cfg)
         record = {"kind": stage_cfg.kind, "name": label, "seconds": 0.0, **record}
@@ -326,10 +399,26 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
         records.append(record)
         _to_device(ctx)
         _finish_stage(ctx, state, index, record)
+    return records
 
-    if ctx.top1 is None:
-        ctx.top1 = ctx.evaluate("final eval")
-    final_model = run_dir / "model.slim.pt"
+
+def finish_run(
+    ctx: RunContext, records: list[dict[str, Any]], *, started: float, command: str | None
+) -> dict[str, Any]:
+    """Evaluate if no stage did, write the final artifact and the report; return the report."""
+    if not ctx.final.metrics:
+        ctx.evaluate("final eval")
+    recipe, data, final = ctx.recipe, ctx.data, ctx.final
+    final_model = ctx.path("model.slim.pt")
+    figures: dict[str, Any] = {
+        "params": count_params(ctx.model.module),
+        "macs": count_macs(ctx.model.module, data.input_size),
+        "metrics": dict(final.metrics),
+        "headline": dict(final.headline),
+        "latency_ms": final.latency_ms,
+    }
+    if "top1" in final.metrics:
+        figures["top1"] = float(final.metrics["top1"])
     report: dict[str, Any] = {
         "slimkit_version": __version__,
         "recipe": recipe.to_dict(),
@@ -339,35 +428,38 @@ def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[st
             "hostname": socket.gethostname(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
-            "device": str(device),
-            "world_size": dist.world_size,
+            "device": str(ctx.device),
+            "world_size": ctx.dist.world_size,
         },
-        "dataset": {"name": data.name, "train_size": len(data.train), "test_size": len(data.test)},
-        "initial": initial,
-        "final": {
-            "params": count_params(ctx.model.module),
-            "macs": count_macs(ctx.model.module, data.input_size),
-            "top1": float(ctx.top1),
-            "latency_ms": ctx.latency_ms,
+        "task": {"name": recipe.task.name, "headline": ctx.task.headline},
+        "dataset": {
+            "name": data.name,
+            "train_size": len(data.train),
+            "val_size": len(data.val) if data.val is not None else 0,
+            "test_size": len(data.test),
         },
+        "initial": ctx.initial,
+        "final": figures,
         "stages": records,
         "artifacts": {
             "model": final_model.name,
-            "onnx": ctx.onnx_path,
+            "onnx": final.onnx_path,
             "report_md": "report.md",
         },
-        "plots": list(ctx.plots),
+        "plots": list(final.plots),
         "total_seconds": round(time.perf_counter() - started, 3),
     }
-    if dist.is_main:
+    if ctx.dist.is_main:
         save_artifact(ctx.model, final_model)
-        write_report(run_dir, report)
-        say_main(
-            f"done in {report['total_seconds']:.1f}s: top-1 {report['final']['top1']:.4f}, "
-            f"{report['final']['params']:,} params, {report['final']['macs']:,} MACs"
+        write_report(ctx.run_dir, report)
+        head = final.headline
+        ctx.echo(
+            f"done in {report['total_seconds']:.1f}s: {head['name']} {head['value']:.4f}, "
+            f"{figures['params']:,} params, {figures['macs']:,} MACs"
         )
-        say_main(f"report: {run_dir / 'report.md'} (data: {run_dir / 'report.json'})")
-    barrier(dist)
+        ctx.echo(f"report: {ctx.path('report.md')} (data: {ctx.path('report.json')})")
+    ctx.metrics.close()
+    barrier(ctx.dist)
     return report
 
 
@@ -386,15 +478,7 @@ def _finish_stage(ctx: RunContext, state: dict[str, Any], index: int, record: di
         save_artifact(ctx.model, ctx.path(artifact))
         atomic_save({"rng": rng_state()}, ctx.path(rng))
         state["completed"].append(
-            {
-                "record": record,
-                "artifact": artifact,
-                "rng": rng,
-                "top1": ctx.top1,
-                "onnx": ctx.onnx_path,
-                "latency_ms": ctx.latency_ms,
-                "plots": list(ctx.plots),
-            }
+            {"record": record, "artifact": artifact, "rng": rng, "final": asdict(ctx.final)}
         )
         _write_json(ctx.path("state.json"), state)
     barrier(ctx.dist)

@@ -22,6 +22,8 @@ def make_report() -> dict[str, Any]:
             "params": 120_000,
             "macs": 18_000_000,
             "top1": 0.912,
+            "metrics": {"top1": 0.912, "top5": 0.99, "loss": 0.31},
+            "headline": {"name": "top1", "value": 0.912},
             "latency_ms": {"torch_bs1": 1.234, "ort_bs1": 0.5, "ort_bs64": 20.5},
         },
         "stages": [

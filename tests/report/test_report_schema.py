@@ -96,6 +96,10 @@ def test_message_is_one_line_and_exact(report):
         ("command", 7, "command must be a string or a list of strings"),
         ("host", "cpu", "host must be an object"),
         ("initial.top1", 2, "initial.top1 must be a float in [0, 1]"),
+        ("final.metrics", _DELETE, "missing required key 'final.metrics'"),
+        ("final.metrics", {"top1": math.nan}, "final.metrics must be an object mapping metric"),
+        ("final.headline", {"name": "top1"}, "final.headline must be an object {name: str"),
+        ("final.headline", _DELETE, "missing required key 'final.headline'"),
     ],
 )
 def test_bad_report_names_the_key(report, key, value, named):

@@ -1,32 +1,48 @@
-"""In-memory dataset containers: uint8 image tensors plus integer labels."""
+"""In-memory dataset containers: uint8 image tensors plus class ids or regression targets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 
 @dataclass
 class ArrayDataset:
-    """A labelled image set held in memory.
+    """An image set held in memory, with class ids (classification) or float targets (regression).
+
+    The dtype of ``y`` tells the two apart: an integer ``y`` holds class ids (stored as
+    ``int64 (N,)``); a floating ``y`` holds regression targets, ``(N,)`` or ``(N, D)`` (stored as
+    ``float32``).
 
     Attributes:
         x: Images, ``uint8`` tensor of shape ``(N, C, H, W)``, contiguous.
-        y: Labels, ``int64`` tensor of shape ``(N,)``.
-        classes: Class names; ``classes[k]`` names label ``k``.
+        y: Class ids, ``int64 (N,)``; or regression targets, ``float32 (N,)`` or ``(N, D)``.
+        classes: Class names (``classes[k]`` names label ``k``); for regression, the names of the
+            target's ``D`` components (may be empty).
+        groups: Optional ``int64 (N,)`` group of each sample (e.g. the subject an eye belongs to):
+            validation splits keep a group on one side (:func:`slimkit.data.split.carve_val`).
+        extras: Further per-sample tensors (first dimension ``N``), e.g. CIFAR-100's ``y_coarse``;
+            :meth:`subset` keeps them aligned.
 
     Example:
         >>> import torch
         >>> ds = ArrayDataset(torch.zeros(4, 3, 8, 8, dtype=torch.uint8),
         ...                   torch.tensor([0, 1, 0, 1]), ["a", "b"])
-        >>> len(ds), ds.x.shape[1:]
-        (4, torch.Size([3, 8, 8]))
+        >>> len(ds), ds.x.shape[1:], ds.is_regression
+        (4, torch.Size([3, 8, 8]), False)
+        >>> reg = ArrayDataset(torch.zeros(4, 1, 8, 8, dtype=torch.uint8),
+        ...                    torch.tensor([0.0, 0.5, 1.0, 1.0]), ["openness"],
+        ...                    groups=torch.tensor([7, 7, 9, 9]))
+        >>> reg.is_regression, reg.target_dim, reg.subset(torch.tensor([3, 0])).groups.tolist()
+        (True, 1, [9, 7])
     """
 
     x: torch.Tensor
     y: torch.Tensor
     classes: list[str]
+    groups: torch.Tensor | None = None
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.x.dtype != torch.uint8 or self.x.dim() != 4:
@@ -34,12 +50,33 @@ class ArrayDataset:
                 f"x: expected a uint8 tensor of shape (N, C, H, W), got {self.x.dtype} "
                 f"{tuple(self.x.shape)}"
             )
-        if self.y.dim() != 1 or self.y.shape[0] != self.x.shape[0]:
-            raise ValueError(
-                f"y: expected shape ({self.x.shape[0]},) to match x, got {tuple(self.y.shape)}"
-            )
-        if self.y.dtype != torch.int64:
-            self.y = self.y.to(torch.int64)
+        n = self.x.shape[0]
+        if self.y.is_floating_point():
+            if self.y.dim() not in (1, 2) or self.y.shape[0] != n:
+                raise ValueError(
+                    f"y: expected regression targets of shape ({n},) or ({n}, D) to match x, got "
+                    f"{tuple(self.y.shape)}"
+                )
+            if self.y.dtype != torch.float32:
+                self.y = self.y.to(torch.float32)
+        else:
+            if self.y.dim() != 1 or self.y.shape[0] != n:
+                raise ValueError(f"y: expected shape ({n},) to match x, got {tuple(self.y.shape)}")
+            if self.y.dtype != torch.int64:
+                self.y = self.y.to(torch.int64)
+        if self.groups is not None:
+            if self.groups.is_floating_point() or tuple(self.groups.shape) != (n,):
+                raise ValueError(
+                    f"groups: expected {n} integer group ids, got {self.groups.dtype} "
+                    f"{tuple(self.groups.shape)}"
+                )
+            self.groups = self.groups.to(torch.int64)
+        for key, value in self.extras.items():
+            if value.dim() == 0 or value.shape[0] != n:
+                raise ValueError(
+                    f"extras.{key}: expected a first dimension of {n} to match x, got "
+                    f"{tuple(value.shape)}"
+                )
         if not self.x.is_contiguous():
             self.x = self.x.contiguous()
         self.classes = [str(c) for c in self.classes]
@@ -47,8 +84,20 @@ class ArrayDataset:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @property
+    def is_regression(self) -> bool:
+        """True when ``y`` holds float regression targets rather than class ids."""
+        return self.y.is_floating_point()
+
+    @property
+    def target_dim(self) -> int:
+        """``D``, the size of one target: 1 for class ids and scalar targets."""
+        return 1 if self.y.dim() == 1 else int(self.y.shape[1])
+
     def subset(self, indices: torch.Tensor) -> ArrayDataset:
         """Return a new dataset holding the samples at ``indices`` (in that order).
+
+        ``groups`` and ``extras`` follow the samples.
 
         Example:
             >>> import torch
@@ -57,28 +106,37 @@ class ArrayDataset:
             >>> ds.subset(torch.tensor([3, 1])).y.tolist()
             [3, 1]
         """
-        return ArrayDataset(self.x[indices].contiguous(), self.y[indices], list(self.classes))
+        return ArrayDataset(
+            self.x[indices].contiguous(),
+            self.y[indices],
+            list(self.classes),
+            groups=None if self.groups is None else self.groups[indices],
+            extras={k: v[indices] for k, v in self.extras.items()},
+        )
 
 
 @dataclass
 class DatasetSplits:
-    """A train/test pair with the metadata a training run needs.
+    """A train/test pair (and optional validation split) with the metadata a training run needs.
 
     Attributes:
         name: Registry name of the dataset.
         train: Training split.
         test: Test split.
-        num_classes: Number of classes.
+        num_classes: Number of classes (0 for regression targets).
         mean: Per-channel mean of ``x / 255`` (default normalization for this dataset).
         std: Per-channel standard deviation of ``x / 255``.
         input_size: ``(C, H, W)`` of one image.
+        val: Validation split, when the dataset ships one or one was carved from train.
+        target_dim: ``D`` of regression targets (1 for class ids and scalar targets).
 
     Example:
         >>> import torch
         >>> ds = ArrayDataset(torch.zeros(2, 1, 4, 4, dtype=torch.uint8), torch.tensor([0, 1]),
         ...                   ["a", "b"])
-        >>> DatasetSplits("toy", ds, ds, 2, (0.5,), (0.25,), (1, 4, 4)).num_classes
-        2
+        >>> s = DatasetSplits("toy", ds, ds, 2, (0.5,), (0.25,), (1, 4, 4))
+        >>> s.num_classes, s.val is None, s.target_dim
+        (2, True, 1)
     """
 
     name: str
@@ -88,6 +146,8 @@ class DatasetSplits:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     input_size: tuple[int, int, int]
+    val: ArrayDataset | None = None
+    target_dim: int = 1
 
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -138,6 +198,10 @@ def subset_per_class(dataset: ArrayDataset, k: int, seed: int, *, field: str) ->
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"{field}: expected a positive integer, got {k!r}")
+    if dataset.is_regression:
+        raise ValueError(
+            f"{field}: needs class labels, but this dataset has float regression targets"
+        )
     gen = torch.Generator().manual_seed(int(seed))
     perm = torch.randperm(len(dataset), generator=gen)
     y_perm = dataset.y[perm]
@@ -159,11 +223,14 @@ def make_splits(
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
     num_classes: int | None = None,
+    val: ArrayDataset | None = None,
 ) -> DatasetSplits:
-    """Assemble a :class:`DatasetSplits`, checking that both splits agree.
+    """Assemble a :class:`DatasetSplits`, checking that the splits agree.
 
-    Missing ``mean``/``std`` are computed from the training images; ``num_classes`` defaults to
-    ``len(train.classes)``.
+    Missing ``mean``/``std`` are computed from the training images. For class ids,
+    ``num_classes`` defaults to ``len(train.classes)`` and every label must lie below it. For
+    regression targets (float ``y``), ``num_classes`` is 0 and ``target_dim`` is the target's
+    ``D``, the same in every split.
 
     Example:
         >>> import torch
@@ -171,20 +238,44 @@ def make_splits(
         ...                   ["a", "b"])
         >>> make_splits("toy", ds, ds).mean
         (0.2,)
+        >>> reg = ArrayDataset(ds.x, torch.rand(2, 3), ["u", "v", "w"])
+        >>> s = make_splits("toy", reg, reg)
+        >>> s.num_classes, s.target_dim
+        (0, 3)
     """
-    if tuple(train.x.shape[1:]) != tuple(test.x.shape[1:]):
-        raise ValueError(
-            f"{name}.test: image shape {tuple(test.x.shape[1:])} differs from train "
-            f"{tuple(train.x.shape[1:])}"
-        )
-    n_cls = len(train.classes) if num_classes is None else num_classes
-    for split, ds in (("train", train), ("test", test)):
-        if len(ds) and (int(ds.y.min()) < 0 or int(ds.y.max()) >= n_cls):
+    named = [("train", train), ("test", test)] + ([("val", val)] if val is not None else [])
+    for split, ds in named[1:]:
+        if tuple(ds.x.shape[1:]) != tuple(train.x.shape[1:]):
             raise ValueError(
-                f"{name}.{split}.y: labels must lie in 0..{n_cls - 1}, got "
-                f"{int(ds.y.min())}..{int(ds.y.max())}"
+                f"{name}.{split}: image shape {tuple(ds.x.shape[1:])} differs from train "
+                f"{tuple(train.x.shape[1:])}"
             )
+        if ds.is_regression != train.is_regression or ds.target_dim != train.target_dim:
+            raise ValueError(
+                f"{name}.{split}.y: targets {ds.y.dtype} {tuple(ds.y.shape[1:])} differ from "
+                f"train {train.y.dtype} {tuple(train.y.shape[1:])}"
+            )
+    if train.is_regression:
+        n_cls, target_dim = 0, train.target_dim
+    else:
+        n_cls, target_dim = (len(train.classes) if num_classes is None else num_classes), 1
+        for split, ds in named:
+            if len(ds) and (int(ds.y.min()) < 0 or int(ds.y.max()) >= n_cls):
+                raise ValueError(
+                    f"{name}.{split}.y: labels must lie in 0..{n_cls - 1}, got "
+                    f"{int(ds.y.min())}..{int(ds.y.max())}"
+                )
     if mean is None or std is None:
         mean, std = channel_stats(train.x)
     c, h, w = (int(s) for s in train.x.shape[1:])
-    return DatasetSplits(name, train, test, n_cls, tuple(mean), tuple(std), (c, h, w))
+    return DatasetSplits(
+        name,
+        train,
+        test,
+        n_cls,
+        tuple(mean),
+        tuple(std),
+        (c, h, w),
+        val=val,
+        target_dim=target_dim,
+    )

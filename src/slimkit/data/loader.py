@@ -191,3 +191,44 @@ class BatchLoader:
                 )
             x = normalize(xb, self.mean, self.std, channels_last=self.channels_last)
             yield x, self._y.index_select(0, idx)
+
+
+def make_loader(
+    dataset: object,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    augment: object | None,
+    mean: Sequence[float],
+    std: Sequence[float],
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    drop_last: bool = False,
+    channels_last: bool = True,
+) -> object:
+    """Batches of any split: the dataset's own ``loader(...)`` when it has one (detection and
+    segmentation sets collate boxes and masks), else a :class:`BatchLoader`.
+
+    Example:
+        >>> import torch
+        >>> from slimkit.data import ArrayDataset
+        >>> ds = ArrayDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8), torch.arange(4), list("abcd"))
+        >>> len(make_loader(ds, 2, shuffle=False, augment=None, mean=[0], std=[1]))
+        2
+    """
+    options = dict(
+        shuffle=shuffle,
+        augment=augment,
+        mean=mean,
+        std=std,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+        drop_last=drop_last,
+        channels_last=channels_last,
+    )
+    own = getattr(dataset, "loader", None)
+    if callable(own):
+        return own(batch_size, **options)
+    return BatchLoader(dataset, batch_size, **options)  # type: ignore[arg-type]

@@ -29,32 +29,9 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from slimkit.config import Config
+from slimkit.distill.config import TeacherConfig, TeacherModelConfig
 
-
-class TeacherModelConfig(Config):
-    """A teacher built from the model zoo, with an optional checkpoint."""
-
-    name: str
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-    weights: str | None = None
-
-
-class TeacherConfig(Config):
-    """Exactly one of ``artifact``, ``stage`` or ``model``."""
-
-    artifact: str | None = None
-    stage: int | None = Field(None, ge=0)
-    model: TeacherModelConfig | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> TeacherConfig:
-        given = [k for k in ("artifact", "stage", "model") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"teacher: give exactly one of artifact, stage, model (got {given or 'none'})"
-            )
-        return self
+__all__ = ["TeacherConfig", "TeacherModelConfig", "build_teacher", "freeze", "place"]
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -58,33 +58,12 @@ from torch import nn
 
 from slimkit.distill.affinity import FeatureAdapter, fa_loss, ffa_loss
 from slimkit.distill.kd import kd_kl, kd_mse
-from slimkit.distill.teacher import TeacherConfig, build_teacher, freeze, place
-from slimkit.engine.terms import TermConfig, TrainingTerm, register_term
+from slimkit.distill.config import DistillConfig, TeacherConfig
+from slimkit.distill.teacher import build_teacher, freeze, place
+from slimkit.engine.terms import TrainingTerm
 from slimkit.measure._common import eval_mode, model_device_dtype
 
 ADAPTERS = "distill_adapters"
-
-
-class DistillConfig(TermConfig):
-    """Recipe settings of the ``distill`` term."""
-
-    name: Literal["distill"] = "distill"
-    teacher: TeacherConfig
-    labels: bool = True
-    ce_weight: float = Field(1.0, ge=0)
-    kd: Literal["kl", "mse", "none"] = "kl"
-    kd_weight: float = Field(1.0, ge=0)
-    temperature: float = Field(4.0, gt=0)
-    feature_loss: Literal["fa", "ffa", "none"] = "fa"
-    fa_weight: float = Field(1.0, ge=0)
-    k: int = Field(15, ge=1)
-    fixed_sketch: bool = False
-    order: Literal[1, 2] = 2
-    reduction: Literal["mean", "sum"] = "mean"
-    layers: list[str] | None = None
-    teacher_layers: list[str] | None = None
-    adapter: bool = True
-    seed: int = 0
 
 
 def _trace_shapes(model: nn.Module, names: list[str], input_size: tuple[int, int, int]):
@@ -367,7 +346,6 @@ def _num_classes(model: nn.Module, input_size: tuple[int, int, int]) -> int:
         return int(model(torch.zeros(1, *input_size, device=device, dtype=dtype)).shape[1])
 
 
-@register_term("distill", DistillConfig)
 def build_distill(cfg: DistillConfig, model: nn.Module, ctx: Any = None) -> DistillTerm:
     """Recipe factory of the ``distill`` term (gets the run context from the train stage)."""
     input_size = ctx.model.input_size if ctx is not None else (3, 32, 32)

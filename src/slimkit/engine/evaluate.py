@@ -1,4 +1,7 @@
-"""Evaluation: top-1 accuracy and mean cross-entropy over a loader, summed over ranks.
+"""Evaluation: a task's metrics over a loader, combined over ranks.
+
+The task (default: classification) decides the forward pass and the metrics; the result holds
+them all plus which one is the headline.
 
 Example:
     >>> import torch
@@ -6,18 +9,18 @@ Example:
     >>> model = nn.Linear(2, 2)
     >>> batches = [(torch.randn(4, 2), torch.tensor([0, 1, 0, 1]))]
     >>> result = evaluate(model, batches)
-    >>> 0.0 <= result.top1 <= 1.0, result.count
-    (True, 4)
+    >>> 0.0 <= result.top1 <= 1.0, result.count, result.headline_name
+    (True, 4, 'top1')
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from slimkit.engine.distributed import DistInfo, all_reduce_sum
@@ -26,11 +29,28 @@ from slimkit.engine.progress import ProgressBars
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Top-1 accuracy in [0, 1], mean loss and the number of samples seen (all ranks)."""
+    """A task's metrics on one split (all ranks), the headline's name and the sample count."""
 
-    top1: float
-    loss: float
+    metrics: dict[str, float]
+    headline_name: str
     count: int
+    higher_is_better: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> float:
+        """The headline metric's value."""
+        return float(self.metrics[self.headline_name])
+
+    @property
+    def top1(self) -> float:
+        """Top-1 accuracy (classification only; NaN for other tasks)."""
+        return float(self.metrics.get("top1", float("nan")))
+
+    @property
+    def loss(self) -> float:
+        """Mean task loss where the task reports one (NaN otherwise)."""
+        return float(self.metrics.get("loss", float("nan")))
 
 
 def autocast_context(device: torch.device, amp: bool):
@@ -40,11 +60,19 @@ def autocast_context(device: torch.device, amp: bool):
     return nullcontext()
 
 
+def default_task() -> Any:
+    """The classification task with default settings."""
+    from slimkit.tasks.classification import ClassificationTask
+
+    return ClassificationTask()
+
+
 @torch.inference_mode()
 def evaluate(
     model: nn.Module,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: Iterable[Any],
     *,
+    task: Any = None,
     device: torch.device | str = "cpu",
     dist: DistInfo | None = None,
     amp: bool = False,
@@ -53,28 +81,48 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``model`` (switched to eval mode, restored afterwards) on ``loader``.
 
-    Each rank evaluates its own shard; the counts are summed over ranks.
+    Each rank evaluates its own shard; the task's metric combines the ranks.
+
+    Args:
+        model: the network.
+        loader: batches ``(inputs, targets)``.
+        task: a :class:`slimkit.tasks.base.Task` (default: classification).
+        device: where the batches go.
+        dist: rank information.
+        amp: bfloat16 autocast on CUDA.
+        bars: progress bars.
+        description: the progress bar's label.
     """
+    task = task if task is not None else default_task()
     device = torch.device(device)
     dist = dist or DistInfo()
     was_training = model.training
     model.eval()
-    totals = torch.zeros(3, dtype=torch.float64, device=device)  # correct, loss sum, count
+    metric = task.new_metric(device)
+    count = torch.zeros((), dtype=torch.float64, device=device)
     total = len(loader.dataset) if hasattr(loader, "dataset") else 0  # type: ignore[attr-defined]
     bars = bars or ProgressBars(enabled=False)
-    with bars.task(description, total=total) as task:
-        for x, y in loader:
-            x = x.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
-            with autocast_context(device, amp):
-                out = model(x)
-            out = out.float()
-            totals[0] += (out.argmax(1) == y).sum()
-            totals[1] += F.cross_entropy(out, y, reduction="sum")
-            totals[2] += y.numel()
-            task.advance(y.numel())
-    model.train(was_training)
-    all_reduce_sum(totals, dist)
-    correct, loss_sum, count = totals.tolist()
-    count = int(count)
-    return EvalResult(top1=correct / max(1, count), loss=loss_sum / max(1, count), count=count)
+    try:
+        with bars.task(description, total=total) as bar:
+            for batch in loader:
+                batch = task.to_device(batch, device)
+                with autocast_context(device, amp):
+                    out = task.forward(model, batch)
+                metric.update(_as_float(out), batch)
+                n = task.batch_len(batch)
+                count += n
+                bar.advance(n)
+    finally:
+        model.train(was_training)
+    metrics = metric.compute(dist)
+    all_reduce_sum(count, dist)
+    return EvalResult(
+        metrics={k: float(v) for k, v in metrics.items()},
+        headline_name=task.headline,
+        count=int(count.item()),
+        higher_is_better=task.higher_is_better,
+    )
+
+
+def _as_float(out: Any) -> Any:
+    return out.float() if isinstance(out, torch.Tensor) else out

@@ -1,8 +1,10 @@
 """The training loop: optimizer, schedule, training terms, checkpoints, DDP, evaluation.
 
-Each step runs forward, the task loss (cross-entropy with optional label smoothing) plus every
-term's ``loss``, backward, every term's ``before_step``, the optimizer step, then every term's
-``after_step(model, lr)``. At the end of each epoch the model is evaluated and a checkpoint with
+Each step runs the task's forward and loss (:mod:`slimkit.tasks`: cross-entropy for
+classification, a regression loss, a detector's loss dict...) plus every term's ``loss``, backward, every term's ``before_step``, the optimizer step, then every term's
+``after_step(model, lr)``. At the end of each epoch the model is evaluated on the
+validation split (when there is one) and the test split, each metric logged as ``val_<name>`` and
+``test_<name>``, and a checkpoint with
 model, optimizer, step, RNG and term states is written atomically, so ``resume=True`` continues
 bit-exactly from the last finished epoch. A non-finite loss stops training with
 :class:`TrainingDiverged` and leaves the last good checkpoint in place.
@@ -36,7 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from slimkit.engine.distributed import DistInfo, all_reduce_sum, barrier
-from slimkit.engine.evaluate import autocast_context, evaluate
+from slimkit.engine.evaluate import EvalResult, autocast_context, default_task, evaluate
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.optim import (
     LRSchedule,
@@ -63,6 +65,7 @@ class TrainResult:
     epochs: int
     steps: int
     seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -73,10 +76,11 @@ class Trainer:
         model: the network (already on ``device``; channels_last if wanted).
         train_loader: yields ``(x, y)`` batches; ``set_epoch(e)`` is called when it exists.
         test_loader: evaluation batches (this rank's shard under DDP).
+        task: the learning problem (:class:`slimkit.tasks.base.Task`; default classification).
+        val_loader: validation batches (evaluated with the test batches; logged as ``val_*``).
         epochs: number of epochs.
         optimizer: optimizer settings.
         schedule: learning-rate schedule settings.
-        label_smoothing: cross-entropy label smoothing.
         terms: training terms (sparsity, low rank, distillation, QAT...).
         device: where tensors go.
         dist: rank information; with ``world_size > 1`` the model is wrapped in DDP.
@@ -99,7 +103,8 @@ class Trainer:
         epochs: int,
         optimizer: OptimizerConfig,
         schedule: ScheduleConfig,
-        label_smoothing: float = 0.0,
+        task: Any = None,
+        val_loader: Iterable[Any] | None = None,
         terms: Sequence[TrainingTerm] = (),
         device: torch.device | str = "cpu",
         dist: DistInfo | None = None,
@@ -126,12 +131,13 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.stage_index = stage_index
         self.echo = echo or (lambda line: None)
-        self.label_smoothing = label_smoothing
+        self.task = task if task is not None else default_task()
+        self.val_loader = val_loader
         self.eval_every = max(1, eval_every)
         self.optimizer = build_optimizer(model, optimizer)
         self.schedule = LRSchedule(schedule, optimizer.lr, len(train_loader), epochs)  # type: ignore[arg-type]
         self.history: list[dict[str, Any]] = []
-        # a term may weight or drop the cross-entropy on labels (``task_loss_weight``; 0: the
+        # a term may weight or drop the task loss on labels (``task_loss_weight``; 0: the
         # labels never reach the loss, e.g. label-free distillation)
         self.task_loss_weight = math.prod(
             float(getattr(t, "task_loss_weight", 1.0)) for t in self.terms
@@ -195,12 +201,15 @@ class Trainer:
         for term in self.terms:
             term.on_train_end(self.model)
         last = self.history[-1] if self.history else {}
-        final = self._evaluate(self.epochs) if self.terms else None
-        top1 = final.top1 if final is not None else last.get("test_top1", float("nan"))
-        test_loss = final.loss if final is not None else last.get("test_loss", float("nan"))
+        final = self._evaluate(self.test_loader, self.epochs) if self.terms else None
+        if final is not None:
+            metrics = dict(final.metrics)
+        else:
+            metrics = {k[5:]: v for k, v in last.items() if k.startswith("test_")}
         return TrainResult(
-            top1=float(top1),
-            test_loss=float(test_loss),
+            top1=float(metrics.get("top1", float("nan"))),
+            test_loss=float(metrics.get("loss", float("nan"))),
+            metrics=metrics,
             train_loss=float(last.get("train_loss", float("nan"))),
             epochs=self.epochs,
             steps=step,
@@ -208,17 +217,20 @@ class Trainer:
             history=self.history,
         )
 
-    def _evaluate(self, epoch: int):
-        if self.test_loader is None:
+    def _evaluate(
+        self, loader: Iterable[Any] | None, epoch: int, split: str = "test"
+    ) -> EvalResult | None:
+        if loader is None:
             return None
         return evaluate(
             self.model,
-            self.test_loader,
+            loader,
+            task=self.task,
             device=self.device,
             dist=self.dist,
             amp=self.amp,
             bars=self.bars,
-            description=f"eval {epoch}",
+            description=f"{split} {epoch}",
         )
 
     def _check_finite(self, loss_sum: torch.Tensor, epoch: int, step: int) -> None:
@@ -236,31 +248,29 @@ class Trainer:
             )
 
     def _train_epoch(self, net: nn.Module, epoch: int, step: int) -> int:
-        model, optimizer = self.model, self.optimizer
+        model, optimizer, task = self.model, self.optimizer, self.task
         if hasattr(self.train_loader, "set_epoch"):
             self.train_loader.set_epoch(epoch)  # type: ignore[union-attr]
         model.train()
         epoch_start = time.perf_counter()
-        sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, correct, count
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, count
+        train_metric = task.train_metric(self.device)
         window = torch.zeros((), dtype=torch.float64, device=self.device)
         window_steps = 0
         lr = self.schedule(step)
         total = len(self.train_loader) * getattr(self.train_loader, "batch_size", 1)  # type: ignore[arg-type]
-        with self.bars.task(f"epoch {epoch + 1}/{self.epochs}", total=total) as task:
-            for x, y in self.train_loader:
-                x = x.to(self.device, non_blocking=True)
-                y = y.to(self.device, non_blocking=True)
+        with self.bars.task(f"epoch {epoch + 1}/{self.epochs}", total=total) as bar:
+            for batch in self.train_loader:
+                batch = task.to_device(batch, self.device)
                 lr = self.schedule(step)
                 set_lr(optimizer, lr)
                 with autocast_context(self.device, self.amp):
-                    out = net(x)
-                    loss = out.new_zeros((), dtype=torch.float32)
-                    if self.task_loss_weight != 0.0:
-                        loss = F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
-                        if self.task_loss_weight != 1.0:
-                            loss = self.task_loss_weight * loss
+                    task_loss, out = task.train_step(net, batch)
+                    loss = task_loss.float()
+                    if self.task_loss_weight != 1.0:
+                        loss = self.task_loss_weight * loss
                     for term in self.terms:
-                        extra = term.loss(model, (x, y), out)
+                        extra = term.loss(model, batch, out)
                         if extra is not None:
                             loss = loss + extra
                 optimizer.zero_grad(set_to_none=True)
@@ -272,10 +282,11 @@ class Trainer:
                     term.after_step(model, lr)
                 step += 1
                 detached = loss.detach().double()
-                n = y.numel()
+                n = task.batch_len(batch)
                 sums[0] += detached * n
-                sums[1] += (out.detach().argmax(1) == y).sum()
-                sums[2] += n
+                sums[1] += n
+                if train_metric is not None:
+                    train_metric.update(out.detach(), batch)
                 window += detached
                 window_steps += 1
                 if step % self.log_every == 0:
@@ -292,13 +303,13 @@ class Trainer:
                             "lr": lr,
                         }
                     )
-                    task.advance(n, loss=mean, lr=lr)
+                    bar.advance(n, loss=mean, lr=lr)
                     window.zero_()
                     window_steps = 0
                 else:
-                    task.advance(n)
+                    bar.advance(n)
         self._check_finite(sums[0], epoch, step)
-        train_loss, correct, count = sums.tolist()
+        train_loss, count = sums.tolist()
         seconds = time.perf_counter() - epoch_start
         record: dict[str, Any] = {
             "event": "epoch",
@@ -307,22 +318,30 @@ class Trainer:
             "epoch": epoch + 1,
             "step": step,
             "train_loss": train_loss / max(1, count),
-            "train_top1": correct / max(1, count),
             "lr": lr,
             "seconds": seconds,
             "images_per_s": count * self.dist.world_size / max(1e-9, seconds),
         }
+        if train_metric is not None:
+            # this rank's samples only: a cheap running figure, not an evaluation
+            record.update({f"train_{k}": v for k, v in train_metric.compute().items()})
         last_epoch = epoch + 1 == self.epochs
         due = last_epoch or (epoch + 1) % self.eval_every == 0
-        result = self._evaluate(epoch + 1) if due else None
-        if result is not None:
-            record["test_loss"] = result.loss
-            record["test_top1"] = result.top1
+        if due:
+            for split, loader in (("val", self.val_loader), ("test", self.test_loader)):
+                result = self._evaluate(loader, epoch + 1, split)
+                if result is not None:
+                    record.update({f"{split}_{k}": v for k, v in result.metrics.items()})
         for term in self.terms:
             record.update(term.epoch_metrics(model))
         self.history.append(record)
         self.metrics.write(record)
-        shown = f"test top-1 {record['test_top1']:.4f}  " if "test_top1" in record else ""
+        head = task.headline
+        shown = "".join(
+            f"{split} {head} {record[f'{split}_{head}']:.4f}  "
+            for split in ("val", "test")
+            if f"{split}_{head}" in record
+        )
         self.echo(
             f"epoch {epoch + 1}/{self.epochs}  loss {record['train_loss']:.4f}  {shown}"
             f"{record['images_per_s']:.0f} img/s  {seconds:.1f}s"

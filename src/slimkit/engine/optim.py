@@ -14,40 +14,12 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import nn
 
-from slimkit.config import Config
+from slimkit.engine.config import OptimizerConfig, ScheduleConfig
 
-
-class OptimizerConfig(Config):
-    """Optimizer settings (SGD with momentum/Nesterov, or AdamW)."""
-
-    name: Literal["sgd", "adamw"] = "sgd"
-    lr: float = Field(0.1, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    nesterov: bool = False
-    weight_decay: float = Field(5e-4, ge=0)
-    betas: tuple[float, float] = (0.9, 0.999)
-    no_decay_norm_and_bias: bool = False
-
-
-class ScheduleConfig(Config):
-    """Learning-rate schedule; epochs-based milestones, per-step evaluation."""
-
-    name: Literal["constant", "step", "multistep", "cosine", "onecycle"] = "cosine"
-    warmup_epochs: float = Field(0.0, ge=0)
-    warmup_start_factor: float = Field(0.1, gt=0, le=1)
-    step_size: int = Field(30, ge=1)
-    milestones: list[float] = Field(default_factory=list)
-    gamma: float = Field(0.1, gt=0)
-    min_lr: float = Field(0.0, ge=0)
-    pct_start: float = Field(0.3, gt=0, lt=1)
-    div_factor: float = Field(25.0, gt=0)
-    final_div_factor: float = Field(1e4, gt=0)
+__all__ = ["LRSchedule", "OptimizerConfig", "ScheduleConfig", "build_optimizer", "set_lr"]
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerConfig) -> torch.optim.Optimizer:

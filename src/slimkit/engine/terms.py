@@ -28,15 +28,16 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from slimkit.config import Config
-from slimkit.registry import Registry
+from slimkit.engine.config import TermConfig
+from slimkit.registry import TERMS, Spec
+
+__all__ = ["TERMS", "TermConfig", "TermSpec", "TrainingTerm", "register_term"]
 
 
 class TrainingTerm:
@@ -85,32 +86,23 @@ class TrainingTerm:
         """Restore :meth:`state_dict`."""
 
 
-class TermConfig(Config):
-    """Common fields of a training term in a recipe: the term's registered ``name``."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class TermSpec:
-    """A registered term: config class and a factory ``build(cfg, model) -> TrainingTerm``."""
-
-    config: type[TermConfig]
-    build: Callable[[Any, nn.Module], TrainingTerm]
-
-
-TERMS: Registry[TermSpec] = Registry("training term")
+TermSpec = Spec  # a registered term: ``.config`` (light) and ``.build(cfg, model)`` (heavy)
 
 
 def register_term(
     name: str, config: type[TermConfig]
 ) -> Callable[[Callable[[Any, nn.Module], TrainingTerm]], Callable[[Any, nn.Module], TrainingTerm]]:
-    """Register a term factory under ``name`` with its config class."""
+    """Register a term factory ``build(cfg, model) -> TrainingTerm`` under ``name`` (eagerly).
+
+    Built-in terms are declared lazily in :mod:`slimkit.builtins` instead; this decorator is for
+    your own code and plugins. The config class should live in a torch-free module so that
+    validating a recipe imports no torch.
+    """
 
     def deco(
         build: Callable[[Any, nn.Module], TrainingTerm],
     ) -> Callable[[Any, nn.Module], TrainingTerm]:
-        TERMS.register(name)(TermSpec(config=config, build=build))
+        TERMS.declare(name, config=config, build=build)
         return build
 
     return deco

@@ -11,48 +11,35 @@ Example:
     >>> after = factorize_model(model, {"layer1.0.conv1": 12}, "spatial")(x)  # full rank: exact
     >>> bool((after - before).abs().max() < 1e-4)
     True
+
+Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
+no submodule until a name is used.
 """
 
-from slimkit.lowrank.factorize import (
-    eligible_layers,
-    factorize_conv,
-    factorize_edit,
-    factorize_linear,
-    factorize_model,
-    max_rank,
-)
-from slimkit.lowrank.plan import FactorizationPlan, LayerPlan, plan_factorization
-from slimkit.lowrank.rank import energy_rank, relative_rank, select_rank
-from slimkit.lowrank.reshapes import from_matrix, matrix_shape, to_matrix
-from slimkit.lowrank.svd import grouped_svd
-from slimkit.lowrank.trp import (
-    TrainedRankPruning,
-    TRPConfig,
-    build_trp,
-    nuclear_subgradient,
-    project,
-)
+from slimkit._lazy import lazy_exports
 
-__all__ = [
-    "FactorizationPlan",
-    "LayerPlan",
-    "TRPConfig",
-    "TrainedRankPruning",
-    "build_trp",
-    "eligible_layers",
-    "energy_rank",
-    "factorize_conv",
-    "factorize_edit",
-    "factorize_linear",
-    "factorize_model",
-    "from_matrix",
-    "grouped_svd",
-    "matrix_shape",
-    "max_rank",
-    "nuclear_subgradient",
-    "plan_factorization",
-    "project",
-    "relative_rank",
-    "select_rank",
-    "to_matrix",
-]
+_EXPORTS = {
+    "eligible_layers": "slimkit.lowrank.factorize",
+    "factorize_conv": "slimkit.lowrank.factorize",
+    "factorize_edit": "slimkit.lowrank.factorize",
+    "factorize_linear": "slimkit.lowrank.factorize",
+    "factorize_model": "slimkit.lowrank.factorize",
+    "max_rank": "slimkit.lowrank.factorize",
+    "FactorizationPlan": "slimkit.lowrank.plan",
+    "LayerPlan": "slimkit.lowrank.plan",
+    "plan_factorization": "slimkit.lowrank.plan",
+    "energy_rank": "slimkit.lowrank.rank",
+    "relative_rank": "slimkit.lowrank.rank",
+    "select_rank": "slimkit.lowrank.rank",
+    "from_matrix": "slimkit.lowrank.reshapes",
+    "matrix_shape": "slimkit.lowrank.reshapes",
+    "to_matrix": "slimkit.lowrank.reshapes",
+    "grouped_svd": "slimkit.lowrank.svd",
+    "TrainedRankPruning": "slimkit.lowrank.trp",
+    "TRPConfig": "slimkit.lowrank.config",
+    "build_trp": "slimkit.lowrank.trp",
+    "nuclear_subgradient": "slimkit.lowrank.trp",
+    "project": "slimkit.lowrank.trp",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,7 +17,7 @@ full rank the outputs match the original layer up to float rounding (tested to 1
 depthwise convs are not eligible. The factorized model is a plain ``nn.Module`` that exports to
 ONNX like any other.
 
-The artifact edit ``"factorize"`` (``{layer_name: rank}``, ``scheme``) is registered here: loading a
+The artifact edit ``"factorize"`` (``{layer_name: rank}``, ``scheme``) is :func:`factorize_edit` (declared in :mod:`slimkit.builtins`): loading a
 saved model rebuilds the two-layer structure, then its weights come from the state dict.
 
 Example:
@@ -35,7 +35,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from slimkit.artifacts import register_edit
 from slimkit.lowrank.reshapes import Scheme, check_scheme, matrix_shape, to_matrix
 from slimkit.lowrank.svd import grouped_svd
 from slimkit.registry import suggest
@@ -253,7 +252,6 @@ def factorize_model(
     return model
 
 
-@register_edit("factorize")
 def factorize_edit(module: nn.Module, ranks: dict[str, int], scheme: str = "channel") -> nn.Module:
     """Artifact edit: :func:`factorize_model` with plain-data parameters.
 

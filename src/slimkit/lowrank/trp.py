@@ -52,7 +52,8 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from slimkit.engine.terms import TermConfig, TrainingTerm, register_term
+from slimkit.engine.terms import TrainingTerm
+from slimkit.lowrank.config import TRPConfig
 from slimkit.lowrank.factorize import eligible_layers, max_rank
 from slimkit.lowrank.rank import energy_rank
 from slimkit.lowrank.reshapes import from_matrix, to_matrix
@@ -60,29 +61,6 @@ from slimkit.lowrank.svd import grouped_svd
 from slimkit.registry import suggest
 
 __all__ = ["TRPConfig", "TrainedRankPruning", "build_trp", "nuclear_subgradient", "project"]
-
-
-class TRPConfig(TermConfig):
-    """Recipe settings of the ``trp`` training term."""
-
-    name: Literal["trp"] = "trp"
-    energy: float = Field(0.9, gt=0, le=1, description="e: energy ratio of each projection")
-    period: int = Field(5, ge=1, description="m: project every m steps (code default 1)")
-    nuclear: float = Field(0.0, ge=0, description="λ of the nuclear-norm subgradient (3e-4)")
-    project: bool = Field(True, description="false: nuclear-norm-only baseline (full U Vᵀ)")
-    scheme: Literal["channel", "spatial"] = "spatial"
-    layers: list[str] | None = Field(None, description="layer names (null: eligible_layers)")
-    include_linear: bool = False
-    include_strided: bool = True
-    final_projection: bool = Field(False, description="project once more after the last step")
-    spectra_layers: int = Field(3, ge=0, description="layers whose spectra are plotted")
-    log_ranks: bool = Field(True, description="metrics.jsonl line when ranks change")
-
-    @model_validator(mode="after")
-    def _needs_something(self) -> TRPConfig:
-        if not self.project and self.nuclear == 0:
-            raise ValueError("project: false (nuclear-only) needs nuclear > 0, got nuclear 0")
-        return self
 
 
 def project(matrix: torch.Tensor, energy: float) -> tuple[torch.Tensor, int]:
@@ -287,7 +265,6 @@ def _spread(n: int, k: int) -> list[int]:
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
 
 
-@register_term("trp", TRPConfig)
 def build_trp(cfg: TRPConfig, model: nn.Module, ctx: Any = None) -> TrainedRankPruning:
     """Recipe factory of the ``trp`` term (rank changes go to the run's ``metrics.jsonl``)."""
     metrics = getattr(ctx, "metrics", None)

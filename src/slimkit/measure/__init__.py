@@ -9,22 +9,22 @@ Example:
     >>> net = nn.Sequential(nn.Flatten(), nn.Linear(12, 5))
     >>> count_params(net), count_macs(net, (3, 2, 2))
     (65, 60)
+
+Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
+no submodule until a name is used.
 """
 
-from slimkit.measure.latency import measure_latency
-from slimkit.measure.macs import count_macs, macs_by_module
-from slimkit.measure.onnx_export import ExportResult, export_onnx
-from slimkit.measure.ort_session import ort_session
-from slimkit.measure.params import count_params
-from slimkit.measure.summary import measure_model
+from slimkit._lazy import lazy_exports
 
-__all__ = [
-    "ExportResult",
-    "count_macs",
-    "count_params",
-    "export_onnx",
-    "macs_by_module",
-    "measure_latency",
-    "measure_model",
-    "ort_session",
-]
+_EXPORTS = {
+    "measure_latency": "slimkit.measure.latency",
+    "count_macs": "slimkit.measure.macs",
+    "macs_by_module": "slimkit.measure.macs",
+    "ExportResult": "slimkit.measure.onnx_export",
+    "export_onnx": "slimkit.measure.onnx_export",
+    "ort_session": "slimkit.measure.ort_session",
+    "count_params": "slimkit.measure.params",
+    "measure_model": "slimkit.measure.summary",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from slimkit.models.init import init_weights
-from slimkit.models.registry import forwards_to, register_model
+from slimkit.models.registry import forwards_to
 
 __all__ = ["DenseLayer", "DenseNet", "Transition", "densenet_cifar"]
 
@@ -209,7 +209,6 @@ def densenet_cifar(depth: int, growth_rate: int = 12, bc: bool = False, **kwargs
     return DenseNet(block_layers=(n, n, n), growth_rate=growth_rate, **kwargs)
 
 
-@register_model("densenet40", "DenseNet-40, growth 12, no bottleneck/compression, 1.0 M params")
 @forwards_to(densenet_cifar)
 def densenet40(**kwargs: Any) -> DenseNet:
     """DenseNet-40 (k=12): 3 blocks of 12 plain layers.
@@ -221,7 +220,6 @@ def densenet40(**kwargs: Any) -> DenseNet:
     return densenet_cifar(40, **kwargs)
 
 
-@register_model("densenet_bc100", "DenseNet-BC-100, growth 12, bottleneck + compression 0.5, 0.8 M")
 @forwards_to(densenet_cifar)
 def densenet_bc100(**kwargs: Any) -> DenseNet:
     """DenseNet-BC-100 (k=12): 3 blocks of 16 bottleneck layers, compression 0.5.
@@ -233,7 +231,6 @@ def densenet_bc100(**kwargs: Any) -> DenseNet:
     return densenet_cifar(100, bc=True, **kwargs)
 
 
-@register_model("densenet_tiny", "tiny DenseNet, depth 10, growth 4 (tests)")
 @forwards_to(densenet_cifar)
 def densenet_tiny(**kwargs: Any) -> DenseNet:
     """Tiny DenseNet: depth 10 (2 plain layers per block), growth 4, stem 8.
@@ -247,7 +244,6 @@ def densenet_tiny(**kwargs: Any) -> DenseNet:
     return densenet_cifar(10, **kwargs)
 
 
-@register_model("densenet_bc_tiny", "tiny DenseNet-BC, depth 16, growth 4 (tests)")
 @forwards_to(densenet_cifar)
 def densenet_bc_tiny(**kwargs: Any) -> DenseNet:
     """Tiny DenseNet-BC: depth 16 (2 bottleneck layers per block), growth 4, compression 0.5.

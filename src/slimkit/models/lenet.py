@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from slimkit.models.init import init_weights
-from slimkit.models.registry import forwards_to, register_model
+from slimkit.models.registry import forwards_to
 
 __all__ = ["LeNet5"]
 
@@ -62,7 +62,6 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
-@register_model("lenet5", "LeNet-5 (conv 6-16, fc 120-84) for 32x32 inputs")
 @forwards_to(LeNet5)
 def lenet5(**kwargs: Any) -> LeNet5:
     """LeNet-5 builder.

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from slimkit.models.init import init_weights
-from slimkit.models.registry import forwards_to, register_model
+from slimkit.models.registry import forwards_to
 
 __all__ = ["PreActBottleneck", "PreActResNet"]
 
@@ -136,9 +136,6 @@ class PreActResNet(nn.Module):
         return self.fc(self.flatten(self.avgpool(x)))  # (N, C, 1, 1) -> (N, C) -> (N, classes)
 
 
-@register_model(
-    "resnet164", "pre-activation bottleneck ResNet-164 (Network Slimming), 1.70 M params"
-)
 @forwards_to(PreActResNet)
 def resnet164(**kwargs: Any) -> PreActResNet:
     """Pre-activation bottleneck ResNet-164: 18 blocks per stage, planes 16/32/64, expansion 4.
@@ -150,7 +147,6 @@ def resnet164(**kwargs: Any) -> PreActResNet:
     return PreActResNet(num_blocks=(18, 18, 18), **kwargs)
 
 
-@register_model("resnet_bottleneck_tiny", "tiny pre-activation bottleneck ResNet (tests)")
 @forwards_to(PreActResNet)
 def resnet_bottleneck_tiny(**kwargs: Any) -> PreActResNet:
     """Tiny pre-activation bottleneck ResNet: 1 block per stage, planes 4/8/16, stem 8.

@@ -15,14 +15,17 @@ import difflib
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from slimkit.registry import MODELS
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["UnknownModelError", "build_model", "list_models", "register_model"]
 
-Builder = Callable[..., nn.Module]
+Builder = Callable[..., "nn.Module"]
+_REGISTRY = MODELS  # the central registry (kept under its old name for callers and tests)
 
 _HINT = "(run `slimkit models`)"
 
@@ -38,15 +41,6 @@ class UnknownModelError(ValueError):
         ...     print(err)
         unknown model 'resnt20'; did you mean 'resnet20'? (run `slimkit models`)
     """
-
-
-@dataclass(frozen=True)
-class _Entry:
-    builder: Builder
-    description: str
-
-
-_REGISTRY: dict[str, _Entry] = {}
 
 
 def register_model(name: str, description: str = "") -> Callable[[Builder], Builder]:
@@ -77,9 +71,9 @@ def register_model(name: str, description: str = "") -> Callable[[Builder], Buil
         raise ValueError(f"model name {name!r} is invalid; use a non-empty name without ':'")
 
     def decorator(builder: Builder) -> Builder:
-        if name in _REGISTRY:
+        if name in MODELS:
             raise ValueError(f"model name {name!r} is already registered")
-        _REGISTRY[name] = _Entry(builder=builder, description=description)
+        MODELS.register(name, description=description)(builder)
         return builder
 
     return decorator
@@ -92,14 +86,15 @@ def list_models() -> dict[str, str]:
     not listed here.
 
     Returns:
-        Mapping of registered name -> description, in registration order.
+        Mapping of registered name -> description, in registration order (the built-in catalog
+        first, :mod:`slimkit.builtins`); imports no model code.
 
     Example:
         >>> from slimkit.models import list_models
         >>> "resnet20" in list_models()
         True
     """
-    return {name: entry.description for name, entry in _REGISTRY.items()}
+    return {name: MODELS.meta(name).get("description", "") for name in MODELS.ordered()}
 
 
 def build_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs: Any) -> nn.Module:
@@ -141,11 +136,10 @@ def build_model(name: str, num_classes: int = 10, in_channels: int = 3, **kwargs
             )
         return adapters[prefix](rest, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
-    entry = _REGISTRY.get(name)
-    if entry is None:
-        raise UnknownModelError(unknown_name_message(name, list(_REGISTRY)))
+    if name not in MODELS:
+        raise UnknownModelError(unknown_name_message(name, MODELS.ordered()))
     return call_builder(
-        name, entry.builder, num_classes=num_classes, in_channels=in_channels, **kwargs
+        name, MODELS.get(name), num_classes=num_classes, in_channels=in_channels, **kwargs
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -10,7 +10,7 @@ from torch import nn
 
 from slimkit.models.init import init_weights
 from slimkit.models.pad_shortcut import PadShortcut
-from slimkit.models.registry import forwards_to, register_model
+from slimkit.models.registry import forwards_to
 
 __all__ = ["BasicBlock", "CifarResNet", "cifar_resnet"]
 
@@ -168,21 +168,24 @@ def cifar_resnet(depth: int, **kwargs: Any) -> CifarResNet:
     return CifarResNet(num_blocks=(n, n, n), **kwargs)
 
 
-def _register_depth(depth: int, params: str) -> None:
-    @register_model(
-        f"resnet{depth}", f"CIFAR ResNet-{depth}, basic blocks 16/32/64, {params} params"
-    )
+def _depth_builder(depth: int) -> Callable[..., CifarResNet]:
     @forwards_to(CifarResNet)
     def build(**kwargs: Any) -> CifarResNet:
         return cifar_resnet(depth, **kwargs)
 
+    build.__name__ = build.__qualname__ = f"resnet{depth}"
+    build.__doc__ = f"CIFAR ResNet-{depth} (basic blocks, widths 16/32/64)."
+    return build
 
-for _depth, _params in ((20, "0.27 M"), (32, "0.46 M"), (44, "0.66 M"), (56, "0.85 M")):
-    _register_depth(_depth, _params)
-_register_depth(110, "1.7 M")
+
+# the zoo builders (declared by name in slimkit.builtins)
+resnet20 = _depth_builder(20)
+resnet32 = _depth_builder(32)
+resnet44 = _depth_builder(44)
+resnet56 = _depth_builder(56)
+resnet110 = _depth_builder(110)
 
 
-@register_model("resnet8_tiny", "tiny CIFAR ResNet-8, widths 4/8/16, option B (tests)")
 @forwards_to(CifarResNet)
 def resnet8_tiny(**kwargs: Any) -> CifarResNet:
     """Tiny ResNet-8 (one block per stage, widths 4/8/16, option-B shortcut) for fast tests.
@@ -195,7 +198,6 @@ def resnet8_tiny(**kwargs: Any) -> CifarResNet:
     return cifar_resnet(8, **kwargs)
 
 
-@register_model("resnet8a_tiny", "tiny CIFAR ResNet-8, widths 4/8/16, option A (tests)")
 @forwards_to(CifarResNet)
 def resnet8a_tiny(**kwargs: Any) -> CifarResNet:
     """Tiny ResNet-8 with the parameter-free option-A shortcut, for fast tests.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from slimkit.models.init import init_weights
-from slimkit.models.registry import forwards_to, register_model
+from slimkit.models.registry import forwards_to
 
 __all__ = ["VGG", "VGG_CFGS"]
 
@@ -90,22 +90,25 @@ class VGG(nn.Module):
         return self.classifier(self.flatten(x))
 
 
-def _register(name: str, description: str) -> None:
-    @register_model(name, description)
+def _cfg_builder(name: str) -> Callable[..., VGG]:
     @forwards_to(VGG)
     def build(**kwargs: Any) -> VGG:
         kwargs.setdefault("cfg", VGG_CFGS[name])
         return VGG(**kwargs)
 
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"{name.upper()} with BN, CIFAR form (Network Slimming)."
+    return build
 
-_register("vgg11", "VGG-11 with BN, CIFAR form (Network Slimming)")
-_register("vgg13", "VGG-13 with BN, CIFAR form (Network Slimming)")
-_register("vgg16", "VGG-16 with BN, CIFAR form (Network Slimming)")
-_register("vgg19", "VGG-19 with BN, CIFAR form (Network Slimming), 20,035,018 params")
+
+# the zoo builders (declared by name in slimkit.builtins)
+vgg11 = _cfg_builder("vgg11")
+vgg13 = _cfg_builder("vgg13")
+vgg16 = _cfg_builder("vgg16")
+vgg19 = _cfg_builder("vgg19")
 _TINY_CFG: list[int | str] = [8, _M, 16, _M, 32]
 
 
-@register_model("vgg_tiny", "tiny VGG-BN, cfg [8, M, 16, M, 32] (tests)")
 @forwards_to(VGG)
 def vgg_tiny(**kwargs: Any) -> VGG:
     """Tiny VGG-BN with cfg ``[8, "M", 16, "M", 32]``, for fast tests.

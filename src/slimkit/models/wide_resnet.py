@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from slimkit.models.init import init_weights
-from slimkit.models.registry import forwards_to, register_model
+from slimkit.models.registry import forwards_to
 
 __all__ = ["WideBasicBlock", "WideResNet"]
 
@@ -139,7 +139,6 @@ class WideResNet(nn.Module):
         return self.fc(self.flatten(self.avgpool(x)))  # (N, C, 1, 1) -> (N, C) -> (N, classes)
 
 
-@register_model("wrn", "Wide ResNet; kwargs depth, widen_factor, dropout (default WRN-28-10)")
 @forwards_to(WideResNet)
 def wrn(**kwargs: Any) -> WideResNet:
     """Generic Wide ResNet builder (``depth``, ``widen_factor``, ``dropout`` kwargs).
@@ -151,19 +150,22 @@ def wrn(**kwargs: Any) -> WideResNet:
     return WideResNet(**kwargs)
 
 
-def _register(depth: int, widen: int, params: str) -> None:
-    @register_model(f"wrn{depth}_{widen}", f"Wide ResNet WRN-{depth}-{widen}, {params} params")
+def _fixed_builder(depth: int, widen: int) -> Callable[..., WideResNet]:
     @forwards_to(WideResNet)
     def build(**kwargs: Any) -> WideResNet:
         return WideResNet(depth=depth, widen_factor=widen, **kwargs)
 
+    build.__name__ = build.__qualname__ = f"wrn{depth}_{widen}"
+    build.__doc__ = f"Wide ResNet WRN-{depth}-{widen}."
+    return build
 
-_register(16, 2, "0.69 M")
-_register(16, 4, "2.7 M")
-_register(28, 10, "36.5 M")
+
+# the zoo builders (declared by name in slimkit.builtins)
+wrn16_2 = _fixed_builder(16, 2)
+wrn16_4 = _fixed_builder(16, 4)
+wrn28_10 = _fixed_builder(28, 10)
 
 
-@register_model("wrn_tiny", "tiny Wide ResNet, depth 10, widen 1, base widths 8/16/32 (tests)")
 @forwards_to(WideResNet)
 def wrn_tiny(**kwargs: Any) -> WideResNet:
     """Tiny WRN-10-1 with base widths 8/16/32 and stem 8, for fast tests.

@@ -10,55 +10,37 @@ Example:
     >>> pen = build_penalty("l1")
     >>> pen.prox(torch.tensor([-2.0, 0.5, 3.0]), 1.0)
     tensor([-1.,  0.,  2.])
+
+Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
+no submodule until a name is used.
 """
 
-from slimkit.penalties.base import Penalty
-from slimkit.penalties.group_l21 import GroupL21
-from slimkit.penalties.group_ops import (
-    block_soft_threshold,
-    sparse_group_l0_prox,
-    sparse_group_l1_prox,
-)
-from slimkit.penalties.l0 import L0
-from slimkit.penalties.l1 import L1
-from slimkit.penalties.lp import Lp
-from slimkit.penalties.mcp import MCP
-from slimkit.penalties.registry import PENALTIES, build_penalty
-from slimkit.penalties.scad import SCAD
-from slimkit.penalties.sparse_group import SparseGroup
-from slimkit.penalties.thresholding import (
-    gst_threshold,
-    half_threshold,
-    hard_threshold,
-    mcp_threshold,
-    scad_threshold,
-    soft_threshold,
-    tl1_threshold,
-    two_thirds_threshold,
-)
-from slimkit.penalties.transformed_l1 import TransformedL1
+from slimkit._lazy import lazy_exports
 
-__all__ = [
-    "GroupL21",
-    "L0",
-    "L1",
-    "Lp",
-    "MCP",
-    "PENALTIES",
-    "Penalty",
-    "SCAD",
-    "SparseGroup",
-    "TransformedL1",
-    "block_soft_threshold",
-    "build_penalty",
-    "gst_threshold",
-    "half_threshold",
-    "hard_threshold",
-    "mcp_threshold",
-    "scad_threshold",
-    "soft_threshold",
-    "sparse_group_l0_prox",
-    "sparse_group_l1_prox",
-    "tl1_threshold",
-    "two_thirds_threshold",
-]
+_EXPORTS = {
+    "Penalty": "slimkit.penalties.base",
+    "GroupL21": "slimkit.penalties.group_l21",
+    "block_soft_threshold": "slimkit.penalties.group_ops",
+    "sparse_group_l0_prox": "slimkit.penalties.group_ops",
+    "sparse_group_l1_prox": "slimkit.penalties.group_ops",
+    "L0": "slimkit.penalties.l0",
+    "L1": "slimkit.penalties.l1",
+    "Lp": "slimkit.penalties.lp",
+    "MCP": "slimkit.penalties.mcp",
+    "PENALTIES": "slimkit.penalties.registry",
+    "build_penalty": "slimkit.penalties.registry",
+    "SCAD": "slimkit.penalties.scad",
+    "SparseGroup": "slimkit.penalties.sparse_group",
+    "gst_threshold": "slimkit.penalties.thresholding",
+    "half_threshold": "slimkit.penalties.thresholding",
+    "hard_threshold": "slimkit.penalties.thresholding",
+    "mcp_threshold": "slimkit.penalties.thresholding",
+    "scad_threshold": "slimkit.penalties.thresholding",
+    "soft_threshold": "slimkit.penalties.thresholding",
+    "tl1_threshold": "slimkit.penalties.thresholding",
+    "two_thirds_threshold": "slimkit.penalties.thresholding",
+    "TransformedL1": "slimkit.penalties.transformed_l1",
+    "check_penalty": "slimkit.penalties.registry",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,63 +1,107 @@
 """Penalty registry: recipes name penalties by string (``build_penalty("tl1", a=1.0)``).
 
-A new penalty is one module plus one registration line here.
+The names, references and capabilities (``kind``, ``subgradient``, ``prox``, ``args``,
+``required``) are declared in :mod:`slimkit.builtins`; this module imports no torch, so a recipe's
+penalty can be checked (:func:`check_penalty`) without building it. A new penalty is one module
+plus one declaration line in the catalog.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slimkit.penalties.base import Penalty
-from slimkit.penalties.group_l21 import GroupL21
-from slimkit.penalties.l0 import L0
-from slimkit.penalties.l1 import L1
-from slimkit.penalties.lp import Lp
-from slimkit.penalties.mcp import MCP
-from slimkit.penalties.scad import SCAD
-from slimkit.penalties.sparse_group import SparseGroup
-from slimkit.penalties.transformed_l1 import TransformedL1
-from slimkit.registry import Registry, suggest
+from slimkit.registry import PENALTIES, suggest
 
-PENALTIES: Registry[Callable[..., Penalty]] = Registry("penalty")
+if TYPE_CHECKING:
+    from slimkit.penalties.base import Penalty
+
+__all__ = ["PENALTIES", "build_penalty", "check_penalty", "l0_l21", "l1_2", "l1_l21", "l2_3"]
 
 
-def _l1_2() -> Penalty:
+def l1_2() -> Penalty:
     """``|x|^(1/2)`` with half thresholding."""
+    from slimkit.penalties.lp import Lp
+
     return Lp(0.5)
 
 
-def _l2_3() -> Penalty:
+def l2_3() -> Penalty:
     """``|x|^(2/3)`` with the Cao-Sun-Xu closed form."""
+    from slimkit.penalties.lp import Lp
+
     return Lp(2.0 / 3.0)
 
 
-def _l1_l21(
+def l1_l21(
     elem_weight: float = 1.0, group_weight: float = 1.0, group_weights: bool = True
 ) -> Penalty:
     """Sparse group lasso (l1 + group l2,1)."""
+    from slimkit.penalties.sparse_group import SparseGroup
+
     return SparseGroup("l1", elem_weight, group_weight, group_weights)
 
 
-def _l0_l21(
+def l0_l21(
     elem_weight: float = 1.0, group_weight: float = 1.0, group_weights: bool = True
 ) -> Penalty:
     """l0 + group l2,1 with the exact sort-and-scan prox."""
+    from slimkit.penalties.sparse_group import SparseGroup
+
     return SparseGroup("l0", elem_weight, group_weight, group_weights)
 
 
-PENALTIES.register("l1")(L1)
-PENALTIES.register("l0")(L0)
-PENALTIES.register("lp")(Lp)
-PENALTIES.register("l1_2")(_l1_2)
-PENALTIES.register("l2_3")(_l2_3)
-PENALTIES.register("tl1")(TransformedL1)
-PENALTIES.register("group_l21")(GroupL21)
-PENALTIES.register("l1_l21")(_l1_l21)
-PENALTIES.register("l0_l21")(_l0_l21)
-PENALTIES.register("mcp")(MCP)
-PENALTIES.register("scad")(SCAD)
+def _check_args(name: str, allowed: list[str], required: list[str], kwargs: dict[str, Any]) -> None:
+    for key in kwargs:
+        if key not in allowed:
+            names = ", ".join(allowed) or "none"
+            raise ValueError(
+                f"penalty '{name}': unknown argument '{key}'{suggest(key, allowed)} "
+                f"(allowed: {names})"
+            )
+    missing = [k for k in required if k not in kwargs]
+    if missing:
+        raise ValueError(f"penalty '{name}': missing required argument '{missing[0]}'")
+
+
+def check_penalty(
+    name: str,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    elementwise: bool = False,
+    subgradient: bool = False,
+) -> None:
+    """Check a penalty name and its argument names against the catalog, importing no torch.
+
+    Argument values are checked when the penalty is built. A plugin penalty declared without
+    ``args`` metadata is only checked for its name here.
+
+    Args:
+        name: the registered penalty name.
+        kwargs: the constructor arguments a recipe gives.
+        elementwise: require ``kind: elementwise`` (BN scales are a vector, not groups).
+        subgradient: require a subgradient (``method: subgradient``).
+
+    Raises:
+        ValueError: one line naming the penalty and the problem.
+
+    Example:
+        >>> check_penalty("tl1", {"a": 2.0}, subgradient=True)
+        >>> try:
+        ...     check_penalty("l0", subgradient=True)
+        ... except ValueError as e:
+        ...     print(e)
+        penalty 'l0' has no subgradient; use method: proximal
+    """
+    if name not in PENALTIES:
+        PENALTIES.get(name)  # raises the one-line "unknown penalty ...; did you mean" error
+    meta = PENALTIES.meta(name)
+    if elementwise and meta.get("kind") == "group":
+        raise ValueError(f"penalty '{name}' acts on groups; BN scales need an elementwise one")
+    if subgradient and meta.get("subgradient") is False:
+        raise ValueError(f"penalty '{name}' has no subgradient; use method: proximal")
+    if "args" in meta:
+        _check_args(name, list(meta["args"]), list(meta.get("required", ())), dict(kwargs or {}))
 
 
 def build_penalty(name: str, **kwargs: Any) -> Penalty:
@@ -83,16 +127,6 @@ def build_penalty(name: str, **kwargs: Any) -> Penalty:
     ctor = PENALTIES.get(name)
     params = inspect.signature(ctor).parameters
     allowed = [k for k in params if k != "self"]
-    for key in kwargs:
-        if key not in params:
-            names = ", ".join(allowed) or "none"
-            raise ValueError(
-                f"penalty '{name}': unknown argument '{key}'{suggest(key, allowed)} "
-                f"(allowed: {names})"
-            )
-    missing = [
-        k for k, p in params.items() if p.default is inspect.Parameter.empty and k not in kwargs
-    ]
-    if missing:
-        raise ValueError(f"penalty '{name}': missing required argument '{missing[0]}'")
+    required = [k for k, p in params.items() if p.default is inspect.Parameter.empty]
+    _check_args(name, allowed, required, kwargs)
     return ctor(**kwargs)

@@ -28,7 +28,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from slimkit.artifacts import register_edit
 from slimkit.quant.modules import QUANT_TYPES, QuantConv2d, QuantLinear
 
 
@@ -126,7 +125,6 @@ def _quantized(layer: nn.Module, bits: Sequence[int | None], **opts: Any) -> nn.
     return new.to(layer.weight.device)
 
 
-@register_edit("quantize")
 def prepare_qat(
     module: nn.Module,
     *,

@@ -8,41 +8,34 @@ Example:
     >>> from slimkit.report import REPORT_REQUIRED
     >>> REPORT_REQUIRED["final.top1"]
     'fraction'
+
+Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
+no submodule until a name is used.
 """
 
-from slimkit.report.curves import Curves, StageSpan, build_curves
-from slimkit.report.markdown import render_markdown
-from slimkit.report.metrics import read_metrics
-from slimkit.report.plots import STANDARD_PLOTS, new_figure, plot_training_curves, save_figure
-from slimkit.report.schema import (
-    REPORT_OPTIONAL,
-    REPORT_REQUIRED,
-    STAGE_OPTIONAL,
-    STAGE_REQUIRED,
-    ReportError,
-    validate_report,
-)
-from slimkit.report.writer import METRICS_FILE, REPORT_JSON, REPORT_MD, rerender, write_report
+from slimkit._lazy import lazy_exports
 
-__all__ = [
-    "METRICS_FILE",
-    "REPORT_JSON",
-    "REPORT_MD",
-    "REPORT_OPTIONAL",
-    "REPORT_REQUIRED",
-    "STAGE_OPTIONAL",
-    "STAGE_REQUIRED",
-    "STANDARD_PLOTS",
-    "Curves",
-    "ReportError",
-    "StageSpan",
-    "build_curves",
-    "new_figure",
-    "plot_training_curves",
-    "read_metrics",
-    "render_markdown",
-    "rerender",
-    "save_figure",
-    "validate_report",
-    "write_report",
-]
+_EXPORTS = {
+    "Curves": "slimkit.report.curves",
+    "StageSpan": "slimkit.report.curves",
+    "build_curves": "slimkit.report.curves",
+    "render_markdown": "slimkit.report.markdown",
+    "read_metrics": "slimkit.report.metrics",
+    "STANDARD_PLOTS": "slimkit.report.plots",
+    "new_figure": "slimkit.report.plots",
+    "plot_training_curves": "slimkit.report.plots",
+    "save_figure": "slimkit.report.plots",
+    "REPORT_OPTIONAL": "slimkit.report.schema",
+    "REPORT_REQUIRED": "slimkit.report.schema",
+    "STAGE_OPTIONAL": "slimkit.report.schema",
+    "STAGE_REQUIRED": "slimkit.report.schema",
+    "ReportError": "slimkit.report.schema",
+    "validate_report": "slimkit.report.schema",
+    "METRICS_FILE": "slimkit.report.writer",
+    "REPORT_JSON": "slimkit.report.writer",
+    "REPORT_MD": "slimkit.report.writer",
+    "rerender": "slimkit.report.writer",
+    "write_report": "slimkit.report.writer",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,6 +17,28 @@ _INLINE_LIMIT = 60  # characters of a dict/list field shown inside a table cell
 _DETAIL_ROWS = 40  # rows of a collapsed table before "... and N more"
 _DETAIL_CHARS = 2000  # characters of collapsed JSON before truncation
 _STAGE_COLUMNS = ("kind", "name", "seconds", "top1")
+# metrics shown as percentages (fractions in [0, 1]); others are plain numbers
+_FRACTIONS = {
+    "top1",
+    "top5",
+    "map",
+    "map50",
+    "map50_train",
+    "map_train",
+    "miou",
+    "pixel_acc",
+    "miou_background_only",
+}
+_METRIC_LABELS = {
+    "top1": "top-1",
+    "top5": "top-5",
+    "map": "mAP@[.5:.95]",
+    "map50": "mAP@.5",
+    "miou": "mIoU",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "spearman": "Spearman ρ",
+}
 
 
 def _is_scalar(v: Any) -> bool:
@@ -137,13 +159,23 @@ def _summary(report: Mapping[str, Any]) -> list[str]:
             _millions(fin.get("macs")),
             _rel_change(ini.get("macs"), fin.get("macs")),
         ],
-        [
-            "top-1",
-            _pct(ini.get("top1")),
-            _pct(fin.get("top1")),
-            _pp_change(ini.get("top1"), fin.get("top1")),
-        ],
     ]
+    metrics = fin.get("metrics") if isinstance(fin.get("metrics"), Mapping) else {}
+    if not metrics and "top1" in fin:  # a report written before tasks existed
+        metrics = {"top1": fin["top1"]}
+    ini_metrics = ini.get("metrics") if isinstance(ini.get("metrics"), Mapping) else {}
+    headline = (
+        (fin.get("headline") or {}).get("name")
+        if isinstance(fin.get("headline"), Mapping)
+        else None
+    )
+    for name in sorted(metrics, key=lambda k: (k != headline, k)):
+        a, b = ini_metrics.get(name, ini.get(name)), metrics[name]
+        label = _METRIC_LABELS.get(name, name)
+        if name in _FRACTIONS:
+            rows.append([label, _pct(a), _pct(b), _pp_change(a, b)])
+        else:
+            rows.append([label, _fmt(a), _fmt(b), ""])
     lat_i = ini.get("latency_ms") if isinstance(ini.get("latency_ms"), Mapping) else {}
     lat_f = fin.get("latency_ms") if isinstance(fin.get("latency_ms"), Mapping) else {}
     for key in [*lat_f, *(k for k in lat_i if k not in lat_f)]:
@@ -157,7 +189,12 @@ def _summary(report: Mapping[str, Any]) -> list[str]:
         *lines,
         "",
         "Params and MACs in millions (M); MACs are multiply-accumulates (FLOPs = 2 × MACs). "
-        "Latency is the median per call, in milliseconds.",
+        "Latency is the median per call, in milliseconds."
+        + (
+            f" The task's headline metric is {_METRIC_LABELS.get(headline, headline)}."
+            if headline
+            else ""
+        ),
         "",
     ]
 

@@ -2,6 +2,8 @@
 
 `REPORT_REQUIRED` maps each required dotted key to the kind of value it must hold;
 `REPORT_OPTIONAL` lists keys that are checked only when present (and not ``None``).
+Every task reports ``final.metrics`` (name -> number) and ``final.headline`` (``{name, value}``,
+the task's headline metric); classification also keeps ``final.top1``.
 ``final.latency_ms`` is required but may be empty: a recipe without a ``measure`` stage, or
 one that measures only ONNX Runtime, has no ``torch_bs1``. Keys
 under ``stages[]`` apply to every stage dict. Unknown keys are allowed everywhere: methods
@@ -42,7 +44,8 @@ REPORT_REQUIRED: dict[str, str] = {
     "final": "dict",
     "final.params": "count",
     "final.macs": "count",
-    "final.top1": "fraction",
+    "final.metrics": "metrics",
+    "final.headline": "headline",
     "final.latency_ms": "latency",
     "stages": "list[dict]",
     "artifacts": "dict",
@@ -59,6 +62,7 @@ REPORT_OPTIONAL: dict[str, str] = {
     "host": "dict",
     "command": "command",
     "final.latency_ms.torch_bs1": "ms",
+    "final.top1": "fraction",
     "initial.top1": "fraction",
     "initial.latency_ms": "latency",
 }
@@ -100,6 +104,18 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "list[str]": (
         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
         "a list of strings",
+    ),
+    "metrics": (
+        lambda v: (
+            isinstance(v, Mapping) and all(isinstance(k, str) and _is_real(x) for k, x in v.items())
+        ),
+        "an object mapping metric names to finite numbers",
+    ),
+    "headline": (
+        lambda v: (
+            isinstance(v, Mapping) and isinstance(v.get("name"), str) and _is_real(v.get("value"))
+        ),
+        "an object {name: str, value: finite number}",
     ),
     "str|null": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "command": (

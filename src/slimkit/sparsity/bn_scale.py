@@ -50,47 +50,13 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from slimkit.engine.terms import TermConfig, TrainingTerm, register_term
-from slimkit.penalties import build_penalty
+from slimkit.engine.terms import TrainingTerm
+from slimkit.penalties.registry import build_penalty
+from slimkit.sparsity.config import BNSparsityConfig
 
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 # |γ| histogram bins: [0, 1e-30) holds the exact zeros, then log-spaced bins from 1e-6 to 10
 _HIST_EDGES = torch.cat([torch.tensor([0.0, 1e-30]), torch.logspace(-6, 1, 29)])
-_GROUP_PENALTIES = {"group_l21", "l1_l21", "l0_l21"}
-
-
-class BNSparsityConfig(TermConfig):
-    """Recipe settings of the ``bn_sparsity`` training term."""
-
-    name: Literal["bn_sparsity"] = "bn_sparsity"
-    method: Literal["subgradient", "proximal"] = "proximal"
-    penalty: str = "l1"
-    penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lam: float = Field(1e-4, ge=0, description="λ, the penalty weight (`--s` in the papers' code)")
-    beta: float = Field(100.0, gt=0, description="β, proximal coupling weight")
-    xi_init: Literal["uniform", "gamma"] = "uniform"
-    xi_low: float = 0.47
-    xi_high: float = 0.53
-    gamma_init: float | None = None
-    final_assign: Literal["xi", "zeros"] = "xi"
-    eps: float = Field(1e-8, gt=0, description="ℓp subgradient guard at γ = 0")
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _penalty_fits_method(self) -> BNSparsityConfig:
-        if self.penalty in _GROUP_PENALTIES:
-            raise ValueError(
-                f"penalty '{self.penalty}' acts on groups; BN scales need an elementwise one"
-            )
-        penalty = build_penalty(self.penalty, **self.penalty_kwargs)
-        if self.method == "subgradient":
-            try:
-                penalty.subgradient(torch.ones(1))
-            except NotImplementedError:
-                raise ValueError(
-                    f"penalty '{self.penalty}' has no subgradient; use method: proximal"
-                ) from None
-        return self
 
 
 def bn_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -108,6 +74,13 @@ class BNScaleSparsity(TrainingTerm):
     def __init__(self, cfg: BNSparsityConfig, model: nn.Module) -> None:
         self.cfg = cfg
         self.penalty = build_penalty(cfg.penalty, **cfg.penalty_kwargs)
+        if cfg.method == "subgradient":  # a plugin penalty may not declare it in the catalog
+            try:
+                self.penalty.subgradient(torch.ones(1))
+            except NotImplementedError:
+                raise ValueError(
+                    f"penalty '{cfg.penalty}' has no subgradient; use method: proximal"
+                ) from None
         layers = bn_layers(model)
         if not layers:
             raise ValueError("bn_sparsity: the model has no affine BatchNorm layer to regularize")
@@ -229,7 +202,6 @@ class BNScaleSparsity(TrainingTerm):
         self.history = list(state["history"])
 
 
-@register_term("bn_sparsity", BNSparsityConfig)
 def build_bn_sparsity(cfg: BNSparsityConfig, model: nn.Module) -> BNScaleSparsity:
     """Recipe factory of the ``bn_sparsity`` term."""
     return BNScaleSparsity(cfg, model)

@@ -64,8 +64,9 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
-from slimkit.engine.terms import TermConfig, TrainingTerm, register_term
-from slimkit.penalties import build_penalty
+from slimkit.engine.terms import TrainingTerm
+from slimkit.penalties.registry import build_penalty
+from slimkit.sparsity.config import SGL_PENALTIES, GroupSplittingConfig
 
 __all__ = [
     "GroupSplitting",
@@ -78,35 +79,6 @@ __all__ = [
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _GROUP_PENALTIES = {"group_l21", "l1_l21", "l0_l21"}
-SGL_PENALTIES = ("l0", "l1", "group_l21", "l1_l21", "l0_l21")
-
-
-class GroupSplittingConfig(TermConfig):
-    """Recipe settings of the ``sgl`` training term (relaxed variable splitting)."""
-
-    name: Literal["sgl"] = "sgl"
-    penalty: Literal["l0", "l1", "group_l21", "l1_l21", "l0_l21"] = "l0"
-    penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lam: float = Field(0.1, ge=0, description="λ of the penalty on V (prox parameter λ/β)")
-    group_lam: float | None = Field(
-        None, ge=0, description="weight of the autograd ℓ2,1 term on W (null: lam)"
-    )
-    beta: float = Field(2.5, gt=0, description="β₀, initial coupling weight")
-    beta_growth: float = Field(1.25, ge=1, description="β factor every beta_every epochs")
-    beta_every: int = Field(40, ge=1, description="epochs between β increases")
-    scale: float = Field(1.0, gt=0, description="factor on group + coupling terms (code: 1/N)")
-    group_weights: bool = Field(True, description="weight each group's norm by √(group size)")
-    linear_groups: Literal["in", "out"] = "in"
-    layers: list[str] | None = Field(
-        None, description="conv/linear names (null: all but the first conv and the classifier)"
-    )
-    v_init: Literal["prox", "weights"] = "prox"
-    final_assign: Literal["v", "zeros"] = "v"
-
-    @model_validator(mode="after")
-    def _check_penalty(self) -> GroupSplittingConfig:
-        build_penalty(self.penalty, **self.penalty_kwargs)  # one-line ValueError on bad kwargs
-        return self
 
 
 def default_layers(model: nn.Module) -> list[str]:
@@ -372,7 +344,6 @@ def plot_filters_per_layer(
     return [save_figure(fig, Path(out_dir) / filename)]
 
 
-@register_term("sgl", GroupSplittingConfig)
 def build_group_splitting(cfg: GroupSplittingConfig, model: nn.Module) -> GroupSplitting:
     """Recipe factory of the ``sgl`` term."""
     return GroupSplitting(cfg, model)

@@ -1,8 +1,13 @@
-"""Recipe stages; importing this package registers the built-in ones."""
+"""Recipe stages. The built-in ones are declared in :mod:`slimkit.builtins`; their configs live in
+the torch-free :mod:`slimkit.stages.config`, their run functions in ``slimkit.stages.<kind>``."""
 
-from slimkit.stages import evaluate, export, measure, prune, train  # noqa: F401  (registration)
-from slimkit.stages import factorize as _factorize  # noqa: F401  (registration)
-from slimkit.stages import quantize as _quantize  # noqa: F401  (registration)
-from slimkit.stages.base import STAGES, StageConfig, StageSpec, register_stage
+from slimkit._lazy import lazy_exports
 
-__all__ = ["STAGES", "StageConfig", "StageSpec", "register_stage"]
+_EXPORTS = {
+    "STAGES": "slimkit.registry",
+    "StageConfig": "slimkit.stages.config",
+    "StageSpec": "slimkit.stages.base",
+    "register_stage": "slimkit.stages.base",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,44 +1,28 @@
 """Stage registry: a recipe's ``stages`` list names stages by ``kind``.
 
-A stage is a config class (a :class:`~slimkit.config.Config` with a ``kind`` field) plus a run
-function ``run(ctx, cfg) -> dict`` that edits ``ctx.model`` in place and returns what it measured
-(the stage's entry in ``report.json``). Adding a stage is one module and one registration line.
+A stage is a config class (a :class:`~slimkit.config.Config` with a ``kind`` field, in a
+torch-free module) plus a run function ``run(ctx, cfg) -> dict`` that edits ``ctx.model`` in place
+and returns what it measured (the stage's entry in ``report.json``). Built-in stages are declared
+in :mod:`slimkit.builtins` (config in :mod:`slimkit.stages.config`, run in
+``slimkit.stages.<kind>``); :func:`register_stage` registers your own eagerly.
 
 Example:
     >>> from slimkit.stages import STAGES
     >>> sorted(STAGES.names())[:3]
-    ['evaluate', 'export', 'measure']
+    ['evaluate', 'export', 'factorize']
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slimkit.config import Config
-from slimkit.registry import Registry
+from slimkit.registry import STAGES, Spec
+from slimkit.stages.config import StageConfig
 
-if TYPE_CHECKING:
-    from slimkit.pipeline import RunContext
+__all__ = ["STAGES", "StageConfig", "StageSpec", "register_stage"]
 
-
-class StageConfig(Config):
-    """Common fields of every stage."""
-
-    kind: str
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """A registered stage: its config class and run function."""
-
-    config: type[StageConfig]
-    run: Callable[[RunContext, Any], dict[str, Any]]
-
-
-STAGES: Registry[StageSpec] = Registry("stage kind")
+StageSpec = Spec  # a registered stage: ``.config`` (light) and ``.run(ctx, cfg)`` (heavy)
 
 
 def register_stage(
@@ -47,7 +31,7 @@ def register_stage(
     """Register ``run`` as the stage ``kind`` with config class ``config``."""
 
     def deco(run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        STAGES.register(kind)(StageSpec(config=config, run=run))
+        STAGES.declare(kind, config=config, run=run)
         return run
 
     return deco

@@ -7,16 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from slimkit.stages.base import StageConfig, register_stage
+from slimkit.stages.config import EvaluateStageConfig
 
 
-class EvaluateStageConfig(StageConfig):
-    """Settings of an ``evaluate`` stage (none beyond the common ones)."""
-
-    kind: Literal["evaluate"] = "evaluate"
-
-
-@register_stage("evaluate", EvaluateStageConfig)
 def run_evaluate(ctx: Any, cfg: EvaluateStageConfig) -> dict[str, Any]:
     """Evaluate ``ctx.model`` on the test set."""
     ctx.top1 = ctx.evaluate()

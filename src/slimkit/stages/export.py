@@ -19,20 +19,9 @@ from pydantic import Field
 
 from slimkit.measure import export_onnx
 from slimkit.quant import export_qdq, is_quantized
-from slimkit.stages.base import StageConfig, register_stage
+from slimkit.stages.config import ExportStageConfig
 
 
-class ExportStageConfig(StageConfig):
-    """Settings of an ``export`` stage."""
-
-    kind: Literal["export"] = "export"
-    opset: int = Field(17, ge=11)
-    tolerance: float | None = Field(1e-3, gt=0)
-    filename: str = "model.onnx"
-    qdq_tolerance: float | None = Field(None, gt=0)
-
-
-@register_stage("export", ExportStageConfig)
 def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
     """Export ``ctx.model`` to ONNX in the run directory (rank 0)."""
     if not ctx.dist.is_main:

@@ -35,32 +35,7 @@ from pydantic import Field, model_validator
 from slimkit.lowrank import plan_factorization
 from slimkit.lowrank.plots import plot_factorized_macs
 from slimkit.measure import count_macs, count_params, macs_by_module
-from slimkit.stages.base import StageConfig, register_stage
-
-
-class FactorizeStageConfig(StageConfig):
-    """Settings of a ``factorize`` stage."""
-
-    kind: Literal["factorize"] = "factorize"
-    scheme: Literal["spatial", "channel"] = "spatial"
-    rule: Literal["energy", "relative", "macs"] = "energy"
-    energy: float | None = Field(None, gt=0, le=1)
-    tau: float | None = Field(None, ge=0, le=1)
-    macs_target: float | None = Field(None, gt=0, le=1)
-    rank_multiple: int = Field(16, ge=1)
-    max_cost_ratio: float = Field(0.8, gt=0)
-    min_rank: int = Field(1, ge=1)
-    layers: list[str] | None = None
-    include_linear: bool = False
-    include_strided: bool = True
-
-    @model_validator(mode="after")
-    def _rule_needs(self) -> FactorizeStageConfig:
-        needs = {"energy": "energy", "relative": "tau", "macs": "macs_target"}[self.rule]
-        if getattr(self, needs) is None:
-            example = {"energy": "0.9", "tau": "0.05", "macs_target": "0.5"}[needs]
-            raise ValueError(f"rule {self.rule!r} needs {needs!r} (e.g. {needs}: {example})")
-        return self
+from slimkit.stages.config import FactorizeStageConfig
 
 
 def _grouped_macs(per_module: dict[str, int], names: list[str]) -> dict[str, int]:
@@ -70,7 +45,6 @@ def _grouped_macs(per_module: dict[str, int], names: list[str]) -> dict[str, int
     }
 
 
-@register_stage("factorize", FactorizeStageConfig)
 def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
     """Choose ranks, factorize ``ctx.model`` through the recorded edit, evaluate the result."""
     handle = ctx.model

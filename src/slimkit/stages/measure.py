@@ -20,21 +20,9 @@ import torch
 from pydantic import Field
 
 from slimkit.measure import measure_model
-from slimkit.stages.base import StageConfig, register_stage
+from slimkit.stages.config import MeasureStageConfig
 
 
-class MeasureStageConfig(StageConfig):
-    """Settings of a ``measure`` stage."""
-
-    kind: Literal["measure"] = "measure"
-    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32], min_length=1)
-    threads: int | None = Field(None, ge=1)
-    warmup: int = Field(5, ge=0)
-    repeats: int = Field(20, ge=1)
-    runtimes: list[Literal["torch", "ort"]] = Field(default_factory=lambda: ["torch", "ort"])
-
-
-@register_stage("measure", MeasureStageConfig)
 def run_measure(ctx: Any, cfg: MeasureStageConfig) -> dict[str, Any]:
     """Measure ``ctx.model`` on the CPU (rank 0)."""
     if not ctx.dist.is_main:

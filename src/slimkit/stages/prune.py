@@ -49,7 +49,7 @@ from slimkit.measure import count_macs, count_params
 from slimkit.models import PadShortcut
 from slimkit.sparsity import bn_layers
 from slimkit.sparsity.plots import plot_channels_per_layer
-from slimkit.stages.base import StageConfig, register_stage
+from slimkit.stages.config import PruneStageConfig
 from slimkit.surgery import (
     channel_groups,
     channels_per_layer,
@@ -60,26 +60,6 @@ from slimkit.surgery import (
     select_zero_filters,
     weight_zeros,
 )
-
-
-class PruneStageConfig(StageConfig):
-    """Settings of a ``prune`` stage."""
-
-    kind: Literal["prune"] = "prune"
-    rule: Literal["zeros", "threshold", "macs", "zero_filters"] = "zeros"
-    percent: float | None = Field(None, ge=0, lt=1)
-    macs_target: float | None = Field(None, gt=0, le=1)
-    min_channels: int = Field(1, ge=1)
-    min_fraction: float = Field(0.0, ge=0, lt=1)
-    round_to: int = Field(1, ge=1)
-
-    @model_validator(mode="after")
-    def _rule_needs(self) -> PruneStageConfig:
-        if self.rule == "threshold" and self.percent is None:
-            raise ValueError("rule 'threshold' needs 'percent' (fraction of channels, e.g. 0.5)")
-        if self.rule == "macs" and self.macs_target is None:
-            raise ValueError("rule 'macs' needs 'macs_target' (fraction of MACs kept, e.g. 0.5)")
-        return self
 
 
 def _out_channels(module: torch.nn.Module) -> dict[str, int]:
@@ -158,7 +138,6 @@ def _has_pad_shortcut(module: nn.Module) -> bool:
     return any(isinstance(m, PadShortcut) for m in module.modules())
 
 
-@register_stage("prune", PruneStageConfig)
 def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
     """Select, mask and physically remove channels of ``ctx.model``; evaluate the result."""
     handle = ctx.model

@@ -29,24 +29,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from slimkit.quant.prepare import calibrate, is_quantized, quant_plan
-from slimkit.stages.base import StageConfig, register_stage
+from slimkit.stages.config import QuantizeStageConfig
 
 
-class QuantizeStageConfig(StageConfig):
-    """Settings of a ``quantize`` stage."""
-
-    kind: Literal["quantize"] = "quantize"
-    weight_bits: int = Field(4, ge=1, le=8)
-    act_bits: int | None = Field(4, ge=1, le=8)
-    first_last_bits: int | None = Field(8, ge=1, le=8)
-    per_channel: bool = True
-    weight_scale: Literal["ls", "lsq"] = "ls"
-    ls_iters: int = Field(1, ge=0)
-    skip: list[str] = Field(default_factory=list)
-    calibration_batches: int = Field(4, ge=1)
-
-
-@register_stage("quantize", QuantizeStageConfig)
 def run_quantize(ctx: Any, cfg: QuantizeStageConfig) -> dict[str, Any]:
     """Swap in quantized layers, calibrate the activation steps, evaluate."""
     handle = ctx.model

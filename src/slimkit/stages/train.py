@@ -23,21 +23,7 @@ from pydantic import Field, SerializeAsAny
 from slimkit.engine.loop import Trainer
 from slimkit.engine.optim import OptimizerConfig, ScheduleConfig
 from slimkit.engine.terms import TERMS, TermConfig
-from slimkit.stages.base import StageConfig, register_stage
-
-
-class TrainStageConfig(StageConfig):
-    """Settings of a ``train`` stage."""
-
-    kind: Literal["train"] = "train"
-    epochs: int = Field(ge=1)
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    terms: list[SerializeAsAny[TermConfig]] = Field(default_factory=list)
-    eval_every: int = Field(1, ge=1)
-
-    dispatch = {"terms": (TERMS, "name")}
+from slimkit.stages.config import TrainStageConfig
 
 
 def build_term(cfg: TermConfig, model: Any, ctx: Any = None) -> Any:
@@ -50,7 +36,6 @@ def build_term(cfg: TermConfig, model: Any, ctx: Any = None) -> Any:
     return build(cfg, model)
 
 
-@register_stage("train", TrainStageConfig)
 def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
     """Train ``ctx.model`` in place; return the stage's report entry."""
     model = ctx.model.module

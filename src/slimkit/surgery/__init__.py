@@ -18,46 +18,33 @@ Example:
     >>> after = prune_channels(model, removal, x)(x)
     >>> bool((before - after).abs().max() <= 1e-5)
     True
+
+Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
+no submodule until a name is used.
 """
 
-from slimkit.surgery.edits import prune_channels_edit, shortcut_a_to_b_edit
-from slimkit.surgery.filters import (
-    FilterGroup,
-    filter_groups,
-    mask_filters,
-    removable_channels,
-    select_zero_filters,
-    weight_zeros,
-)
-from slimkit.surgery.graph import build_graph, check_prunable
-from slimkit.surgery.groups import (
-    ChannelGroup,
-    cached_groups,
-    channel_groups,
-    channels_per_layer,
-)
-from slimkit.surgery.prune import mask_channels, prune_channels
-from slimkit.surgery.select import RULES, select_channels
-from slimkit.surgery.widths import refresh_widths
+from slimkit._lazy import lazy_exports
 
-__all__ = [
-    "RULES",
-    "ChannelGroup",
-    "FilterGroup",
-    "build_graph",
-    "cached_groups",
-    "channel_groups",
-    "channels_per_layer",
-    "check_prunable",
-    "filter_groups",
-    "mask_channels",
-    "mask_filters",
-    "prune_channels",
-    "prune_channels_edit",
-    "refresh_widths",
-    "removable_channels",
-    "select_channels",
-    "select_zero_filters",
-    "shortcut_a_to_b_edit",
-    "weight_zeros",
-]
+_EXPORTS = {
+    "prune_channels_edit": "slimkit.surgery.edits",
+    "shortcut_a_to_b_edit": "slimkit.surgery.edits",
+    "FilterGroup": "slimkit.surgery.filters",
+    "filter_groups": "slimkit.surgery.filters",
+    "mask_filters": "slimkit.surgery.filters",
+    "removable_channels": "slimkit.surgery.filters",
+    "select_zero_filters": "slimkit.surgery.filters",
+    "weight_zeros": "slimkit.surgery.filters",
+    "build_graph": "slimkit.surgery.graph",
+    "check_prunable": "slimkit.surgery.graph",
+    "ChannelGroup": "slimkit.surgery.groups",
+    "cached_groups": "slimkit.surgery.groups",
+    "channel_groups": "slimkit.surgery.groups",
+    "channels_per_layer": "slimkit.surgery.groups",
+    "mask_channels": "slimkit.surgery.prune",
+    "prune_channels": "slimkit.surgery.prune",
+    "RULES": "slimkit.surgery.select",
+    "select_channels": "slimkit.surgery.select",
+    "refresh_widths": "slimkit.surgery.widths",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

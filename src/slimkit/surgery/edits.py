@@ -5,14 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from slimkit.artifacts import register_edit
 from slimkit.models import shortcut_a_to_b
 from slimkit.surgery.prune import prune_channels
 
 __all__ = ["prune_channels_edit", "shortcut_a_to_b_edit"]
 
 
-@register_edit("prune_channels")
 def prune_channels_edit(
     module: nn.Module, removal: dict[str, list[int]], input_size: list[int]
 ) -> nn.Module:
@@ -38,7 +36,6 @@ def prune_channels_edit(
     return prune_channels(module, removal, example_input)
 
 
-@register_edit("shortcut_a_to_b")
 def shortcut_a_to_b_edit(module: nn.Module, bn: bool = False) -> nn.Module:
     """Artifact edit: convert an option-A CIFAR ResNet to option B (exact; see
     :func:`slimkit.models.shortcut_a_to_b`).

@@ -1,0 +1,84 @@
+"""Recipe settings of the sparsity training terms ``bn_sparsity`` and ``sgl`` (torch-free).
+
+Penalties are checked against the catalog's metadata (:func:`slimkit.penalties.registry.
+check_penalty`): name, argument names, elementwise or group, subgradient. Argument values are
+checked when the term builds its penalty.
+
+Example:
+    >>> BNSparsityConfig(method="subgradient", penalty="tl1", penalty_kwargs={"a": 1.0}).lam
+    0.0001
+    >>> try:
+    ...     BNSparsityConfig(method="subgradient", penalty="l0")
+    ... except ValueError as e:
+    ...     print(str(e).splitlines()[1].strip()[:62])
+    Value error, penalty 'l0' has no subgradient; use method: proximal
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from slimkit.engine.config import TermConfig
+from slimkit.penalties.registry import check_penalty
+
+__all__ = ["SGL_PENALTIES", "BNSparsityConfig", "GroupSplittingConfig"]
+
+SGL_PENALTIES = ("l0", "l1", "group_l21", "l1_l21", "l0_l21")
+
+
+class BNSparsityConfig(TermConfig):
+    """Recipe settings of the ``bn_sparsity`` training term."""
+
+    name: Literal["bn_sparsity"] = "bn_sparsity"
+    method: Literal["subgradient", "proximal"] = "proximal"
+    penalty: str = "l1"
+    penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
+    lam: float = Field(1e-4, ge=0, description="λ, the penalty weight (`--s` in the papers' code)")
+    beta: float = Field(100.0, gt=0, description="β, proximal coupling weight")
+    xi_init: Literal["uniform", "gamma"] = "uniform"
+    xi_low: float = 0.47
+    xi_high: float = 0.53
+    gamma_init: float | None = None
+    final_assign: Literal["xi", "zeros"] = "xi"
+    eps: float = Field(1e-8, gt=0, description="ℓp subgradient guard at γ = 0")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _penalty_fits_method(self) -> BNSparsityConfig:
+        check_penalty(
+            self.penalty,
+            self.penalty_kwargs,
+            elementwise=True,
+            subgradient=self.method == "subgradient",
+        )
+        return self
+
+
+class GroupSplittingConfig(TermConfig):
+    """Recipe settings of the ``sgl`` training term (relaxed variable splitting)."""
+
+    name: Literal["sgl"] = "sgl"
+    penalty: Literal["l0", "l1", "group_l21", "l1_l21", "l0_l21"] = "l0"
+    penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
+    lam: float = Field(0.1, ge=0, description="λ of the penalty on V (prox parameter λ/β)")
+    group_lam: float | None = Field(
+        None, ge=0, description="weight of the autograd ℓ2,1 term on W (null: lam)"
+    )
+    beta: float = Field(2.5, gt=0, description="β₀, initial coupling weight")
+    beta_growth: float = Field(1.25, ge=1, description="β factor every beta_every epochs")
+    beta_every: int = Field(40, ge=1, description="epochs between β increases")
+    scale: float = Field(1.0, gt=0, description="factor on group + coupling terms (code: 1/N)")
+    group_weights: bool = Field(True, description="weight each group's norm by √(group size)")
+    linear_groups: Literal["in", "out"] = "in"
+    layers: list[str] | None = Field(
+        None, description="conv/linear names (null: all but the first conv and the classifier)"
+    )
+    v_init: Literal["prox", "weights"] = "prox"
+    final_assign: Literal["v", "zeros"] = "v"
+
+    @model_validator(mode="after")
+    def _check_penalty(self) -> GroupSplittingConfig:
+        check_penalty(self.penalty, self.penalty_kwargs)  # one-line ValueError on bad kwargs
+        return self

@@ -1,0 +1,142 @@
+"""Recipe settings of every built-in stage (torch-free: validating a recipe imports only this).
+
+Each class documents its stage's recipe form in the module that runs it
+(:mod:`slimkit.stages.train`, :mod:`slimkit.stages.prune`, ...).
+
+Example:
+    >>> TrainStageConfig(epochs=2).optimizer.name
+    'sgd'
+    >>> try:
+    ...     PruneStageConfig(rule="threshold")
+    ... except ValueError as e:
+    ...     print(str(e).splitlines()[1].strip()[:44])
+    Value error, rule 'threshold' needs 'percent'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SerializeAsAny, model_validator
+
+from slimkit.config import Config
+from slimkit.engine.config import OptimizerConfig, ScheduleConfig, TermConfig
+from slimkit.registry import TERMS
+
+__all__ = [
+    "EvaluateStageConfig",
+    "ExportStageConfig",
+    "FactorizeStageConfig",
+    "MeasureStageConfig",
+    "PruneStageConfig",
+    "QuantizeStageConfig",
+    "StageConfig",
+    "TrainStageConfig",
+]
+
+
+class StageConfig(Config):
+    """Common fields of every stage."""
+
+    kind: str
+    name: str | None = None
+
+
+class TrainStageConfig(StageConfig):
+    """Settings of a ``train`` stage."""
+
+    kind: Literal["train"] = "train"
+    epochs: int = Field(ge=1)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    terms: list[SerializeAsAny[TermConfig]] = Field(default_factory=list)
+    eval_every: int = Field(1, ge=1)
+
+    dispatch = {"terms": (TERMS, "name")}
+
+
+class EvaluateStageConfig(StageConfig):
+    """Settings of an ``evaluate`` stage (none beyond the common ones)."""
+
+    kind: Literal["evaluate"] = "evaluate"
+
+
+class ExportStageConfig(StageConfig):
+    """Settings of an ``export`` stage."""
+
+    kind: Literal["export"] = "export"
+    opset: int = Field(17, ge=11)
+    tolerance: float | None = Field(1e-3, gt=0)
+    filename: str = "model.onnx"
+    qdq_tolerance: float | None = Field(None, gt=0)
+
+
+class MeasureStageConfig(StageConfig):
+    """Settings of a ``measure`` stage."""
+
+    kind: Literal["measure"] = "measure"
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32], min_length=1)
+    threads: int | None = Field(None, ge=1)
+    warmup: int = Field(5, ge=0)
+    repeats: int = Field(20, ge=1)
+    runtimes: list[Literal["torch", "ort"]] = Field(default_factory=lambda: ["torch", "ort"])
+
+
+class PruneStageConfig(StageConfig):
+    """Settings of a ``prune`` stage."""
+
+    kind: Literal["prune"] = "prune"
+    rule: Literal["zeros", "threshold", "macs", "zero_filters"] = "zeros"
+    percent: float | None = Field(None, ge=0, lt=1)
+    macs_target: float | None = Field(None, gt=0, le=1)
+    min_channels: int = Field(1, ge=1)
+    min_fraction: float = Field(0.0, ge=0, lt=1)
+    round_to: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _rule_needs(self) -> PruneStageConfig:
+        if self.rule == "threshold" and self.percent is None:
+            raise ValueError("rule 'threshold' needs 'percent' (fraction of channels, e.g. 0.5)")
+        if self.rule == "macs" and self.macs_target is None:
+            raise ValueError("rule 'macs' needs 'macs_target' (fraction of MACs kept, e.g. 0.5)")
+        return self
+
+
+class FactorizeStageConfig(StageConfig):
+    """Settings of a ``factorize`` stage."""
+
+    kind: Literal["factorize"] = "factorize"
+    scheme: Literal["spatial", "channel"] = "spatial"
+    rule: Literal["energy", "relative", "macs"] = "energy"
+    energy: float | None = Field(None, gt=0, le=1)
+    tau: float | None = Field(None, ge=0, le=1)
+    macs_target: float | None = Field(None, gt=0, le=1)
+    rank_multiple: int = Field(16, ge=1)
+    max_cost_ratio: float = Field(0.8, gt=0)
+    min_rank: int = Field(1, ge=1)
+    layers: list[str] | None = None
+    include_linear: bool = False
+    include_strided: bool = True
+
+    @model_validator(mode="after")
+    def _rule_needs(self) -> FactorizeStageConfig:
+        needs = {"energy": "energy", "relative": "tau", "macs": "macs_target"}[self.rule]
+        if getattr(self, needs) is None:
+            example = {"energy": "0.9", "tau": "0.05", "macs_target": "0.5"}[needs]
+            raise ValueError(f"rule {self.rule!r} needs {needs!r} (e.g. {needs}: {example})")
+        return self
+
+
+class QuantizeStageConfig(StageConfig):
+    """Settings of a ``quantize`` stage."""
+
+    kind: Literal["quantize"] = "quantize"
+    weight_bits: int = Field(4, ge=1, le=8)
+    act_bits: int | None = Field(4, ge=1, le=8)
+    first_last_bits: int | None = Field(8, ge=1, le=8)
+    per_channel: bool = True
+    weight_scale: Literal["ls", "lsq"] = "ls"
+    ls_iters: int = Field(1, ge=0)
+    skip: list[str] = Field(default_factory=list)
+    calibration_batches: int = Field(4, ge=1)
