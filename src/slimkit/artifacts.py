@@ -6,8 +6,10 @@ to rebuild it (the builder name and arguments) and the list of structural edits 
 :func:`load_artifact` rebuilds the network, replays the edits, then loads the weights with
 ``torch.load(weights_only=True)``, so a file from a stranger cannot run code.
 
-A structural edit is a function ``edit(module, **params) -> module`` registered under a name with
-:func:`register_edit`; :meth:`SlimModel.apply_edit` runs it and records it.
+A structural edit is a function ``edit(module, **params) -> module`` registered under a name in
+:data:`slimkit.registry.EDITS` (the built-in ones are declared in :mod:`slimkit.builtins`, so
+loading an artifact imports only the edits it replays; :func:`register_edit` adds your own);
+:meth:`SlimModel.apply_edit` runs it and records it.
 
 Example:
     >>> import tempfile
@@ -31,12 +33,11 @@ from torch import nn
 from slimkit import __version__
 from slimkit.engine.checkpoint import atomic_save
 from slimkit.models import build_model
-from slimkit.registry import Registry
+from slimkit.registry import EDITS
 
 ARTIFACT_FORMAT = "slimkit.artifact/1"
 
 EditFn = Callable[..., nn.Module]
-EDITS: Registry[EditFn] = Registry("structural edit")
 
 
 def register_edit(kind: str) -> Callable[[EditFn], EditFn]:
@@ -109,8 +110,6 @@ def save_artifact(handle: SlimModel, path: str | Path) -> None:
 
 def load_artifact(path: str | Path) -> SlimModel:
     """Rebuild a model from an artifact file (weights only; no code runs from the file)."""
-    import slimkit.builtins  # noqa: F401  (registers the structural edits artifacts replay)
-
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"artifact not found: {path}")

@@ -48,18 +48,20 @@ MODELS.declare("wrn16_4", "slimkit.models.wide_resnet:wrn16_4", description="Wid
 MODELS.declare("wrn28_10", "slimkit.models.wide_resnet:wrn28_10", description="Wide ResNet WRN-28-10, 36.5 M params")
 MODELS.declare("wrn_tiny", "slimkit.models.wide_resnet:wrn_tiny", description="tiny Wide ResNet, depth 10, widen 1, base widths 8/16/32 (tests)")
 MODELS.declare("lenet5", "slimkit.models.lenet:lenet5", description="LeNet-5 (conv 6-16, fc 120-84) for 32x32 inputs")
+MODELS.declare("fcos", "slimkit.models.detection:build_fcos", description="FCOS detector (anchor-free) with an FPN on a zoo/timm/tv backbone")
+MODELS.declare("seg_lraspp", "slimkit.models.segmentation:build_seg_lraspp", description="semantic segmentation: LR-ASPP head on a zoo/timm/tv backbone")
 
 # -- datasets ---------------------------------------------------------------------------------
 DATASETS.declare("cew_eyes", "slimkit.data.cew_eyes:load_cew_eyes", description="CEW eye patches, 24x24 gray, 0=closed 1=open; root= required")
 DATASETS.declare("cifar10", "slimkit.data.cifar:load_cifar10", description="CIFAR-10 (50000 train / 10000 test, 32x32 RGB); root= or download")
 DATASETS.declare("cifar100", "slimkit.data.cifar:load_cifar100", description="CIFAR-100 fine labels (50000 train / 10000 test); root= or download")
-DATASETS.declare("coco", "slimkit.data.coco:coco128", description="COCO detection (the coco128 builder with your root=)")
-DATASETS.declare("coco128", "slimkit.data.coco:coco128", description="COCO128: 128 COCO images with boxes and masks; root= required")
+DATASETS.declare("coco", "slimkit.data.coco:load_coco", description="any COCO-format dataset (root required; e.g. COCO 2017), letterboxed")
+DATASETS.declare("coco128", "slimkit.data.coco:load_coco128", description="COCO128 (128 train / val images, 80 categories, VOC label maps), letterboxed")
 DATASETS.declare("digits", "slimkit.data.digits:load_digits_splits", description="scikit-learn 8x8 digits upsampled to 3x32x32 (1347 train / 450 test)")
 DATASETS.declare("imagefolder", "slimkit.data.imagefolder:load_imagefolder", description="your own images: root/train/<class>/*.png and root/test|val/...")
 DATASETS.declare("mrl_eyes", "slimkit.data.mrl_eyes:mrl_eyes", description="MRL eye images, open/closed; root= required")
 DATASETS.declare("npz", "slimkit.data.npz:load_npz", description="your own arrays: root=DIR with train.npz/test.npz, or one .npz file")
-DATASETS.declare("shapes", "slimkit.data.shapes:shapes", description="synthetic shapes rendered on the fly (detection / segmentation tests)")
+DATASETS.declare("shapes", "slimkit.data.shapes:load_shapes", description="procedural rectangles/ellipses/triangles in COCO format (no download)")
 
 # -- penalties --------------------------------------------------------------------------------
 _SG = ("elem_weight", "group_weight", "group_weights")

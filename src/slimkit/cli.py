@@ -177,11 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from slimkit.engine.loop import TrainingDiverged
-
     try:
         return _COMMANDS[args.command](args)
-    except TrainingDiverged as exc:
+    except RuntimeError as exc:
+        # TrainingDiverged; looked up, not imported: `validate` and `--help` must not load torch
+        loop = sys.modules.get("slimkit.engine.loop")
+        if loop is None or not isinstance(exc, loop.TrainingDiverged):
+            raise
         if os.environ.get("SLIMKIT_DEBUG"):
             raise
         print(f"slimkit: error: {exc}", file=sys.stderr)

@@ -67,7 +67,9 @@ class TermContext(Protocol):
         """This rank's batches of ``split`` (``train``: shuffled and augmented)."""
         ...
 
-    def evaluate(self, description: str = "eval", split: str = "test", model: Any = None) -> EvalResult:
+    def evaluate(
+        self, description: str = "eval", split: str = "test", model: Any = None
+    ) -> EvalResult:
         """The task's metrics of ``model`` (default: the run's model) on ``split``."""
         ...
 

@@ -51,8 +51,8 @@ from slimkit.engine.progress import ProgressBars
 from slimkit.measure import count_macs, count_params
 from slimkit.models import load_weights
 from slimkit.recipes import Recipe, save_recipe
-from slimkit.report import write_report
 from slimkit.registry import STAGES, TASKS
+from slimkit.report import write_report
 from slimkit.tasks.base import Task
 
 
@@ -255,7 +255,9 @@ def run_recipe(
 
 def _run(recipe, run_dir, resume, quiet, echo, command, device, dist) -> dict[str, Any]:
     started = time.perf_counter()
-    ctx = build_run(recipe, run_dir, resume=resume, quiet=quiet, echo=echo, device=device, dist=dist)
+    ctx = build_run(
+        recipe, run_dir, resume=resume, quiet=quiet, echo=echo, device=device, dist=dist
+    )
     records = run_stages(ctx)
     return finish_run(ctx, records, started=started, command=command)
 
@@ -335,7 +337,11 @@ def build_run(
         num_classes=task.num_outputs(data),
         input_size=data.input_size,
         kwargs=recipe.model.kwargs,
-        meta={"dataset": data.name, "classes": getattr(data.train, "classes", None), "task": recipe.task.name},
+        meta={
+            "dataset": data.name,
+            "classes": getattr(data.train, "classes", None),
+            "task": recipe.task.name,
+        },
     )
     if recipe.model.weights:
         load_weights(handle.module, recipe.model.weights)

@@ -25,46 +25,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SerializeAsAny
+from pydantic import Field, SerializeAsAny, field_validator
 
-import slimkit.builtins  # noqa: F401  (registers the built-in stages and terms)
 from slimkit.config import Config, ConfigError, validate_config
-from slimkit.registry import suggest
-from slimkit.stages.base import STAGES, StageConfig
+from slimkit.data.config import AugmentConfig, DataConfig
+from slimkit.engine.trackers import check_loggers
+from slimkit.models.config import ModelConfig
+from slimkit.registry import STAGES, TASKS, suggest
+from slimkit.stages.config import StageConfig
+from slimkit.tasks.config import ClassificationTaskConfig, TaskConfig
 
-
-class ModelConfig(Config):
-    """Which network to build: a zoo name, ``tv:NAME`` or ``timm:NAME``, its arguments, and
-    optionally a trained checkpoint to start from (``weights``: a local state-dict file; keys are
-    matched strictly, see :func:`slimkit.models.load_weights`). The normalization the checkpoint
-    was trained with goes in ``data.mean``/``data.std``."""
-
-    name: str
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-    weights: str | None = None
-
-
-class AugmentConfig(Config):
-    """Batched training augmentation."""
-
-    crop_padding: int = Field(4, ge=0)
-    hflip: bool = True
-
-
-class DataConfig(Config):
-    """Dataset, subset and batching."""
-
-    name: str = "digits"
-    root: str | None = None
-    download: bool = False
-    subset_per_class: int | None = Field(None, ge=1)
-    test_subset_per_class: int | None = Field(None, ge=1)
-    batch_size: int = Field(128, ge=1)
-    eval_batch_size: int = Field(512, ge=1)
-    augment: AugmentConfig | None = Field(default_factory=AugmentConfig)
-    mean: list[float] | None = None
-    std: list[float] | None = None
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+__all__ = [
+    "AugmentConfig",
+    "DataConfig",
+    "ModelConfig",
+    "Recipe",
+    "RuntimeConfig",
+    "apply_override",
+    "load_recipe",
+    "recipe_from_dict",
+    "save_recipe",
+]
 
 
 class RuntimeConfig(Config):
@@ -77,6 +58,18 @@ class RuntimeConfig(Config):
     amp: bool = True
     log_every: int = Field(20, ge=1)
     quiet: bool = False
+    loggers: list[str] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="metric mirrors of metrics.jsonl: jsonl (always), tensorboard, mlflow",
+    )
+
+    @field_validator("loggers")
+    @classmethod
+    def _known_loggers(cls, value: list[str]) -> list[str]:
+        try:
+            return list(check_loggers(value))
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("runtime.loggers: ")) from None
 
 
 class Recipe(Config):
@@ -86,11 +79,12 @@ class Recipe(Config):
     description: str = ""
     seed: int = 0
     model: ModelConfig
+    task: SerializeAsAny[TaskConfig] = Field(default_factory=ClassificationTaskConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     stages: list[SerializeAsAny[StageConfig]] = Field(min_length=1)
 
-    dispatch = {"stages": (STAGES, "kind")}
+    dispatch = {"stages": (STAGES, "kind"), "task": (TASKS, "name")}
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as plain data (what ``recipe.yaml`` in a run directory holds)."""

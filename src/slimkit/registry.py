@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import sys
 import threading
 import types
 import warnings
@@ -122,18 +123,34 @@ def resolve(ref: str) -> Any:
     return obj
 
 
-def _ref_module(ref: Any) -> str | None:
-    return ref.partition(":")[0] if isinstance(ref, str) else None
+def _matches(ref: str, obj: Any) -> bool:
+    """Whether ``obj`` is what ``ref`` names: the attribute itself, or an object defined in the
+    referenced module while that module is still importing (a builder module that registers itself
+    with a decorator as it is imported through its declaration)."""
+    module_name, _, attr = ref.partition(":")
+    if getattr(obj, "__module__", None) != module_name:
+        return False
+    module = sys.modules.get(module_name)
+    target: Any = module
+    for part in attr.split("."):
+        target = getattr(target, part, _MISSING)
+        if target is _MISSING:
+            return True  # not bound yet: the module is being imported right now
+    return target is obj
+
+
+_MISSING = object()
 
 
 def _same(declared: Any, new: Any) -> bool:
-    """Whether two registrations of one name agree (equal, or an object from the ref's module)."""
+    """Whether two registrations of one name agree (the same object or reference, or an object
+    and the reference that names it)."""
     if declared is new or (isinstance(declared, str) and declared == new):
         return True
     if isinstance(declared, str) and not isinstance(new, str):
-        return getattr(new, "__module__", None) == _ref_module(declared)
+        return _matches(declared, new)
     if isinstance(new, str) and not isinstance(declared, str):
-        return getattr(declared, "__module__", None) == _ref_module(new)
+        return _matches(new, declared)
     return False
 
 
@@ -244,6 +261,7 @@ class Registry(Generic[T]):
     def _add(self, name: str, value: Any, meta: dict[str, Any]) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"{self.what} name {name!r} is invalid; use a non-empty string")
+        self._ensure_builtins()  # a clash with a built-in name fails here, not on a later lookup
         old = self._items.get(name)
         if old is not None:
             if isinstance(old, Spec) and isinstance(value, Spec):

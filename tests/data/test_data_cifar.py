@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 
 from slimkit.data import Augment, BatchLoader, channel_stats, load_dataset
 from slimkit.data import arrays as arrays_module
+from slimkit.data import cifar as cifar_module
 from slimkit.data.arrays import decode_x_enc
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -77,3 +79,69 @@ def test_decode_x_enc_matches_published_hash() -> None:
     assert x.shape == (10000, 32, 32, 3)
     digest = hashlib.sha256(x.tobytes()).hexdigest()
     assert digest == "f3acc1ef6d60835d75822b8e1555dbe6829e9a3aa913a6310ac5ebcd062e4a62"
+
+
+def _write_fake_cifar100(root: Path, per_class: int = 2) -> Path:
+    """A tiny file in materialize.py's CIFAR-100 layout: x, y (fine), y_coarse, class names."""
+    d = root / "cifar100"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    fine = [f"fine{k:02d}" for k in range(100)]
+    coarse = [f"coarse{k:02d}" for k in range(20)]
+    for split in ("train", "test"):
+        y = np.tile(np.arange(100), per_class)  # (N,)
+        x = rng.integers(0, 256, (len(y), 32, 32, 3), dtype=np.uint8)
+        np.savez(
+            d / f"{split}.npz",
+            x=x,
+            y=y,
+            y_coarse=y // 5,
+            classes=np.array(fine),
+            coarse_classes=np.array(coarse),
+        )
+    return d
+
+
+def test_cifar100_keeps_coarse_labels(tmp_path: Path) -> None:
+    _write_fake_cifar100(tmp_path)
+    s = load_dataset("cifar100", root=str(tmp_path))
+    assert s.num_classes == 100 and s.train.classes[:2] == ["fine00", "fine01"]
+    assert s.mean == (0.5071, 0.4865, 0.4409)
+    assert torch.equal(s.train.extras["y_coarse"], s.train.y // 5)
+    # a class-balanced subset keeps y_coarse aligned with its samples
+    sub = load_dataset("cifar100", root=str(tmp_path), subset_per_class=1)
+    assert len(sub.train) == 100 and torch.equal(sub.train.extras["y_coarse"], sub.train.y // 5)
+    coarse = load_dataset("cifar100", root=str(tmp_path), labels="coarse")
+    assert coarse.num_classes == 20 and coarse.train.classes[0] == "coarse00"
+    assert torch.equal(coarse.train.y, coarse.train.extras["y_fine"] // 5)
+    with pytest.raises(ValueError, match=r"^labels: expected 'fine' or 'coarse', got 'super'"):
+        load_dataset("cifar100", root=str(tmp_path), labels="super")
+
+
+def test_cifar_default_root_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_fake_cifar100(tmp_path)
+    monkeypatch.setenv("SLIMKIT_DATA", str(tmp_path))
+    assert load_dataset("cifar100").num_classes == 100
+    # $SLIMKIT_DATA without CIFAR-10: torchvision's cache is next, and the error says how to fix it
+    monkeypatch.setattr(cifar_module, "_DEFAULT_CACHE", tmp_path / "tv")
+    with pytest.raises(ValueError, match=r"^root: cifar10 not found .*SLIMKIT_DATA"):
+        load_dataset("cifar10")
+
+
+def test_cifar100_real_data() -> None:
+    env = os.environ.get("SLIMKIT_DATA")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parents[2] / ".cache" / "data", SHARED_DATA]
+    root = next((c for c in candidates if (c / "cifar100").is_dir()), None)
+    if root is None:
+        pytest.skip(
+            "CIFAR-100 unavailable: shared/data has no cifar100/ yet (shared/data/README.md) and "
+            "no materialized copy was found ($SLIMKIT_DATA, .cache/data)"
+        )
+    s = load_dataset("cifar100", root=str(root))
+    assert (len(s.train), len(s.test), s.num_classes) == (50000, 10000, 100)
+    assert torch.equal(torch.bincount(s.train.y), torch.full((100,), 500))
+    assert torch.equal(torch.bincount(s.train.extras["y_coarse"]), torch.full((20,), 2500))
+    # each fine class lies inside exactly one superclass
+    pairs = torch.unique(torch.stack([s.train.y, s.train.extras["y_coarse"]], 1), dim=0)
+    assert len(pairs) == 100

@@ -151,7 +151,8 @@ def _ddp_worker(rank: int, world: int, init: str, out: str) -> None:
 
 def test_spearman_gathers_across_ranks(tmp_path: Path) -> None:
     local = build_regression(RegressionTaskConfig()).new_metric()
-    local.update(*(lambda p, t: (p, (None, t)))(*_ddp_data(0)))
+    pred0, target0 = _ddp_data(0)
+    local.update(pred0, (None, target0))
     assert local.compute()["spearman"] == pytest.approx(1.0)
     init = f"file://{tmp_path / 'rendezvous'}"
     mp.spawn(_ddp_worker, args=(2, init, str(tmp_path)), nprocs=2, join=True)

@@ -1,5 +1,8 @@
 """Datasets held in memory as uint8 tensors, and a fast batched augmenting loader.
 
+Names are re-exported lazily: ``import slimkit.data.config`` imports no torch. The built-in
+datasets are declared in :mod:`slimkit.builtins`.
+
 Example:
     >>> from slimkit.data import Augment, BatchLoader, load_dataset
     >>> s = load_dataset("digits", subset_per_class=10)
@@ -8,28 +11,25 @@ Example:
     (4, 3, 32, 32)
 """
 
-from slimkit.data import cew_eyes, cifar, digits, imagefolder, npz  # noqa: F401  (registration)
-from slimkit.data.augment import Augment, crop_flip, normalize
-from slimkit.data.dataset import ArrayDataset, DatasetSplits, channel_stats
-from slimkit.data.loader import BatchLoader, shard_spans
-from slimkit.data.registry import (
-    UnknownDatasetError,
-    list_datasets,
-    load_dataset,
-    register_dataset,
-)
+from slimkit._lazy import lazy_exports
 
-__all__ = [
-    "ArrayDataset",
-    "Augment",
-    "BatchLoader",
-    "DatasetSplits",
-    "UnknownDatasetError",
-    "channel_stats",
-    "crop_flip",
-    "list_datasets",
-    "load_dataset",
-    "normalize",
-    "register_dataset",
-    "shard_spans",
-]
+_EXPORTS = {
+    "Augment": "slimkit.data.config",
+    "AugmentConfig": "slimkit.data.config",
+    "DataConfig": "slimkit.data.config",
+    "crop_flip": "slimkit.data.augment",
+    "normalize": "slimkit.data.augment",
+    "ArrayDataset": "slimkit.data.dataset",
+    "DatasetSplits": "slimkit.data.dataset",
+    "channel_stats": "slimkit.data.dataset",
+    "BatchLoader": "slimkit.data.loader",
+    "make_loader": "slimkit.data.loader",
+    "shard_spans": "slimkit.data.loader",
+    "carve_val": "slimkit.data.split",
+    "UnknownDatasetError": "slimkit.data.registry",
+    "list_datasets": "slimkit.data.registry",
+    "load_dataset": "slimkit.data.registry",
+    "register_dataset": "slimkit.data.registry",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

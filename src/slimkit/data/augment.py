@@ -1,44 +1,19 @@
-"""Batched augmentation on uint8 image tensors: random crop with zero padding and horizontal flip."""
+"""Batched augmentation on uint8 image tensors: random crop with zero padding and horizontal flip.
+
+The settings are :class:`~slimkit.data.config.Augment` (also the recipe's ``data.augment``);
+:func:`crop_flip` applies them to a whole batch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from slimkit.data.config import Augment
 
-@dataclass
-class Augment:
-    """Training-time augmentation settings.
-
-    Attributes:
-        crop_padding: Zero padding on each side before a random crop back to the original size
-            (the image is shifted by up to ``crop_padding`` pixels); 0 disables the crop.
-        hflip: Flip each image horizontally with probability 1/2.
-
-    Example:
-        >>> Augment(crop_padding=0).active
-        True
-        >>> Augment(crop_padding=0, hflip=False).active
-        False
-    """
-
-    crop_padding: int = 4
-    hflip: bool = True
-
-    def __post_init__(self) -> None:
-        p = self.crop_padding
-        if isinstance(p, bool) or not isinstance(p, int) or p < 0:
-            raise ValueError(f"augment.crop_padding: expected an integer >= 0, got {p!r}")
-        if not isinstance(self.hflip, bool):
-            raise ValueError(f"augment.hflip: expected true or false, got {self.hflip!r}")
-
-    @property
-    def active(self) -> bool:
-        """Whether this augmentation changes any image."""
-        return self.crop_padding > 0 or self.hflip
+__all__ = ["Augment", "crop_flip", "normalize"]
 
 
 def crop_flip(

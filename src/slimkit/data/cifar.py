@@ -1,4 +1,9 @@
-"""``cifar10`` / ``cifar100``: local npz files (plain or materialized) or torchvision's download."""
+"""``cifar10`` / ``cifar100``: local npz files (plain or materialized) or torchvision's download.
+
+Both datasets share one reader: ``root`` (or ``$SLIMKIT_DATA``) holding ``NAME/train.npz`` and
+``NAME/test.npz`` as written by ``shared/data/materialize.py``, the same files directly in
+``root``, or the encoded source folder; otherwise torchvision's cache.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,7 @@ import numpy as np
 import torch
 
 from slimkit.data.arrays import load_npz_split, to_nchw
-from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits
-from slimkit.data.registry import register_dataset
+from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits, resolve_root
 
 # canonical per-channel statistics of x/255 on the training split
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -49,8 +53,22 @@ def _load_files(
     return x, y, loaded[0][2]
 
 
-def _from_root(name: str, root: str, n_classes: int) -> tuple[ArrayDataset, ArrayDataset]:
-    path = Path(root).expanduser()
+def _coarse(files: list[Path]) -> tuple[torch.Tensor | None, list[str] | None]:
+    """CIFAR-100's superclass labels ``y_coarse`` (and their names), when every file has them."""
+    labels, names = [], None
+    for f in files:
+        with np.load(f, allow_pickle=False) as z:
+            if "y_coarse" not in z.files:
+                return None, None
+            labels.append(torch.from_numpy(z["y_coarse"].astype(np.int64)))
+            if names is None and "coarse_classes" in z.files:
+                names = [str(c) for c in z["coarse_classes"].tolist()]
+    return torch.cat(labels), names
+
+
+def _from_root(
+    name: str, path: Path, n_classes: int, labels: str = "fine"
+) -> tuple[ArrayDataset, ArrayDataset]:
     if not path.is_dir():
         raise ValueError(f"root: {str(path)!r} is not a directory (dataset {name!r})")
     found = _find_files(name, path)
@@ -74,7 +92,20 @@ def _from_root(name: str, root: str, n_classes: int) -> tuple[ArrayDataset, Arra
                 f"root: {str(files[0])!r} holds {len(classes)} classes, {name} has {n_classes}"
             )
         classes = classes or [str(i) for i in range(n_classes)]
-        splits.append(ArrayDataset(x, y, classes))
+        extras: dict[str, torch.Tensor] = {}
+        if name == "cifar100":
+            y_coarse, coarse_names = _coarse(files)
+            if y_coarse is None:
+                if labels == "coarse":
+                    raise ValueError(
+                        f"labels: 'coarse' needs y_coarse in {str(files[0])!r}, which lacks it"
+                    )
+            elif labels == "coarse":
+                extras["y_fine"] = y
+                y, classes = y_coarse, coarse_names or [str(i) for i in range(20)]
+            else:
+                extras["y_coarse"] = y_coarse
+        splits.append(ArrayDataset(x, y, classes, extras=extras))
     return splits[0], splits[1]
 
 
@@ -90,7 +121,7 @@ def _from_torchvision(name: str, download: bool) -> tuple[ArrayDataset, ArrayDat
         except RuntimeError:
             raise ValueError(
                 f"root: {name} not found in {str(cache)!r}; pass root= (a directory with "
-                "train.npz/test.npz) or set download: true"
+                "train.npz/test.npz), set $SLIMKIT_DATA, or set download: true"
             ) from None
         x = to_nchw(np.asarray(tv.data), field="data", path=cache)
         y = torch.as_tensor(np.asarray(tv.targets, dtype=np.int64))
@@ -98,24 +129,37 @@ def _from_torchvision(name: str, download: bool) -> tuple[ArrayDataset, ArrayDat
     return out[0], out[1]
 
 
-def _build(name: str, root: str | None, download: bool) -> DatasetSplits:
+def _build(name: str, root: str | None, download: bool, labels: str = "fine") -> DatasetSplits:
+    """CIFAR-10 or CIFAR-100 from ``root``, else ``$SLIMKIT_DATA``, else torchvision's cache."""
+    if labels not in ("fine", "coarse"):
+        raise ValueError(f"labels: expected 'fine' or 'coarse', got {labels!r}")
     n_classes = 10 if name == "cifar10" else 100
-    if root is not None:
-        train, test = _from_root(name, root, n_classes)
+    path = resolve_root(root)
+    if root is None and path is not None and _find_files(name, path) is None:
+        path = None  # $SLIMKIT_DATA without this dataset: fall back to torchvision's copy
+    if path is not None:
+        train, test = _from_root(name, path, n_classes, labels)
     else:
+        if labels == "coarse":
+            raise ValueError(
+                "labels: 'coarse' needs the npz files (root= or $SLIMKIT_DATA); torchvision's "
+                "CIFAR-100 keeps only the fine labels"
+            )
         train, test = _from_torchvision(name, download)
+    if labels == "coarse":
+        n_classes = 20
     mean, std = (CIFAR10_MEAN, CIFAR10_STD) if name == "cifar10" else (CIFAR100_MEAN, CIFAR100_STD)
     return make_splits(name, train, test, mean=mean, std=std, num_classes=n_classes)
 
 
-@register_dataset("cifar10", "CIFAR-10 (50000 train / 10000 test, 32x32 RGB); root= or download")
 def load_cifar10(*, root: str | None = None, download: bool = False) -> DatasetSplits:
     """Load CIFAR-10.
 
     ``root`` may be a directory holding ``train.npz``/``test.npz`` (``x`` uint8 NHWC, ``y``), the
     output directory of ``shared/data/materialize.py`` (files in ``root/cifar10/``), or the encoded
     source folder (``train_0.npz``, ``train_1.npz``, ``test.npz`` with ``x_enc``). Without ``root``,
-    torchvision's copy in ``~/.cache/slimkit/cifar10`` is used (downloaded only if ``download``).
+    ``$SLIMKIT_DATA`` is used when it holds CIFAR-10, else torchvision's copy in
+    ``~/.cache/slimkit/cifar10`` (downloaded only if ``download``).
 
     Example:
         >>> import os
@@ -127,16 +171,25 @@ def load_cifar10(*, root: str | None = None, download: bool = False) -> DatasetS
     return _build("cifar10", root, download)
 
 
-@register_dataset("cifar100", "CIFAR-100 fine labels (50000 train / 10000 test); root= or download")
-def load_cifar100(*, root: str | None = None, download: bool = False) -> DatasetSplits:
-    """Load CIFAR-100 with its 100 fine labels. ``root`` is as for :func:`load_cifar10`.
+def load_cifar100(
+    *, root: str | None = None, download: bool = False, labels: str = "fine"
+) -> DatasetSplits:
+    """Load CIFAR-100: 100 fine labels (or the 20 superclasses with ``labels="coarse"``).
+
+    ``root`` is as for :func:`load_cifar10`: the materialized ``ROOT/cifar100/{train,test}.npz``
+    (``x``, ``y`` fine, ``y_coarse``, ``classes``, ``coarse_classes``), a directory holding those
+    files, or the encoded source folder; without ``root``, ``$SLIMKIT_DATA`` then torchvision.
+    ``classes`` are the fine class names and every split keeps ``extras["y_coarse"]`` (with
+    ``labels="coarse"``: ``y`` is the superclass, ``classes`` its names and ``extras["y_fine"]``
+    the fine label). The shared data folder does not hold CIFAR-100 yet; ``materialize.py``
+    writes it once it does.
 
     Example:
         >>> import os
         >>> root = os.environ.get("SLIMKIT_DATA")
         >>> ok = root and os.path.isdir(os.path.join(root, "cifar100"))
         >>> s = load_cifar100(root=root) if ok else None
-        >>> s is None or s.num_classes == 100
+        >>> s is None or (s.num_classes, s.train.extras["y_coarse"].max().item()) == (100, 19)
         True
     """
-    return _build("cifar100", root, download)
+    return _build("cifar100", root, download, labels)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -148,6 +150,56 @@ class DatasetSplits:
     input_size: tuple[int, int, int]
     val: ArrayDataset | None = None
     target_dim: int = 1
+
+
+def resolve_root(root: str | None) -> Path | None:
+    """Where a dataset's files live: ``root`` when given, else ``$SLIMKIT_DATA``, else ``None``.
+
+    ``$SLIMKIT_DATA`` is the directory ``shared/data/materialize.py`` wrote (``cifar10/``,
+    ``cifar100/``, ``cew_eyes/`` ...), so recipes and tests need no ``root:`` when it is set.
+
+    Example:
+        >>> import os
+        >>> str(resolve_root("~/data")) == os.path.expanduser("~/data")
+        True
+    """
+    if root is None:
+        root = os.environ.get("SLIMKIT_DATA") or None
+    return None if root is None else Path(root).expanduser()
+
+
+def binary_target(dataset: ArrayDataset, target: str, *, name: str) -> ArrayDataset:
+    """Open/closed labels as the recipe's ``target``: class ids or float openness.
+
+    ``target="class"`` keeps the dataset (``y`` 0 closed, 1 open); ``target="openness"`` turns
+    ``y`` into float targets 0.0 / 1.0 named ``["openness"]`` for the regression task. Groups and
+    extras are kept.
+
+    Args:
+        dataset: A dataset whose ``y`` holds 0 (closed) and 1 (open).
+        target: ``"class"`` or ``"openness"``.
+        name: The dataset's name, for error messages.
+
+    Example:
+        >>> import torch
+        >>> ds = ArrayDataset(torch.zeros(2, 1, 2, 2, dtype=torch.uint8), torch.tensor([0, 1]),
+        ...                   ["closed", "open"])
+        >>> binary_target(ds, "openness", name="toy").y.tolist()
+        [0.0, 1.0]
+    """
+    if target == "class":
+        return dataset
+    if target != "openness":
+        raise ValueError(
+            f"dataset.target: expected 'class' or 'openness' for dataset {name!r}, got {target!r}"
+        )
+    return ArrayDataset(
+        dataset.x,
+        dataset.y.to(torch.float32),
+        ["openness"],
+        groups=dataset.groups,
+        extras=dict(dataset.extras),
+    )
 
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -7,10 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits
-from slimkit.data.registry import register_dataset
 
 
-@register_dataset("digits", "scikit-learn 8x8 digits upsampled to 3x32x32 (1347 train / 450 test)")
 def load_digits_splits(*, root: str | None = None, download: bool = False) -> DatasetSplits:
     """Build the ``digits`` dataset (no download, ships inside scikit-learn).
 

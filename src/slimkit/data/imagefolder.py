@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits
-from slimkit.data.registry import register_dataset
 
 IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -48,7 +47,6 @@ def _read_split(folder: Path, classes: list[str], size: int, mode: str) -> Array
     return ArrayDataset(x, torch.tensor(labels, dtype=torch.int64), classes)
 
 
-@register_dataset("imagefolder", "your own images: root/train/<class>/*.png and root/test|val/...")
 def load_imagefolder(
     *,
     root: str | None = None,

@@ -9,7 +9,6 @@ import torch
 
 from slimkit.data.arrays import load_npz_split, to_nchw
 from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits
-from slimkit.data.registry import register_dataset
 
 
 def _single_file(path: Path) -> tuple[ArrayDataset, ArrayDataset]:
@@ -48,7 +47,6 @@ def _with_classes(
     return ArrayDataset(train[0], train[1], names), ArrayDataset(test[0], test[1], names)
 
 
-@register_dataset("npz", "your own arrays: root=DIR with train.npz/test.npz, or one .npz file")
 def load_npz(*, root: str | None = None, download: bool = False) -> DatasetSplits:
     """Load images from numpy files.
 

@@ -1,18 +1,25 @@
-"""Dataset registry: recipes name datasets by string; builders return :class:`DatasetSplits`."""
+"""Dataset registry: recipes name datasets by string; builders return :class:`DatasetSplits`.
+
+The built-in names are declared in :mod:`slimkit.builtins` (the central
+:data:`slimkit.registry.DATASETS`); a builder's module is imported when the dataset is loaded, so
+:func:`list_datasets` imports nothing heavy.
+"""
 
 from __future__ import annotations
 
 import difflib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slimkit.data.dataset import DatasetSplits
-from slimkit.data.dataset import subset_per_class as _subset_per_class
+from slimkit.registry import DATASETS
 
-DatasetBuilder = Callable[..., DatasetSplits]
+if TYPE_CHECKING:
+    from slimkit.data.dataset import DatasetSplits
 
-_REGISTRY: dict[str, tuple[DatasetBuilder, str]] = {}
+DatasetBuilder = Callable[..., "DatasetSplits"]
+
+_REGISTRY = DATASETS  # the central registry (kept under its old name for callers and tests)
 
 
 class UnknownDatasetError(ValueError):
@@ -49,9 +56,10 @@ def register_dataset(
     key = name.strip().lower()
 
     def decorator(builder: DatasetBuilder) -> DatasetBuilder:
-        if key in _REGISTRY and _REGISTRY[key][0] is not builder:
-            raise ValueError(f"name: dataset {key!r} is already registered")
-        _REGISTRY[key] = (builder, description)
+        try:
+            DATASETS.register(key, description=description)(builder)
+        except ValueError:
+            raise ValueError(f"name: dataset {key!r} is already registered") from None
         return builder
 
     return decorator
@@ -64,7 +72,7 @@ def list_datasets() -> dict[str, str]:
         >>> "digits" in list_datasets()
         True
     """
-    return {k: _REGISTRY[k][1] for k in sorted(_REGISTRY)}
+    return {k: DATASETS.meta(k).get("description", "") for k in DATASETS.names()}
 
 
 def _check_kwargs(name: str, builder: DatasetBuilder, kwargs: dict[str, Any]) -> None:
@@ -115,14 +123,17 @@ def load_dataset(
         >>> len(splits.train), splits.input_size
         (50, (3, 32, 32))
     """
+    from slimkit.data.dataset import subset_per_class as _subset_per_class
+
     key = str(name).strip().lower()
-    if key not in _REGISTRY:
-        close = difflib.get_close_matches(key, list(_REGISTRY), n=1, cutoff=0.5)
+    if key not in DATASETS:
+        names = DATASETS.names()
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownDatasetError(
-            f"dataset.name: unknown dataset {name!r}{hint}; available: {', '.join(sorted(_REGISTRY))}"
+            f"dataset.name: unknown dataset {name!r}{hint}; available: {', '.join(names)}"
         )
-    builder, _ = _REGISTRY[key]
+    builder = DATASETS.get(key)
     _check_kwargs(key, builder, kwargs)
     splits = builder(root=root, download=download, **kwargs)
     if subset_per_class is not None:

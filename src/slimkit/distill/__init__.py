@@ -1,6 +1,6 @@
 """Knowledge distillation: logit KD, feature affinity (FA) and fast FA (FFA), label-free mode
-(FAQD, Li et al., IEEE Access 2023; digest ../shared/papers/trp_faqd.md part 2). Importing the
-package registers the ``distill`` training term.
+(FAQD, Li et al., IEEE Access 2023; digest ../shared/papers/trp_faqd.md part 2). The ``distill``
+training term is declared in :mod:`slimkit.builtins` (config in :mod:`slimkit.distill.config`).
 
 Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
 no submodule until a name is used.

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -51,6 +51,11 @@ class DistillConfig(TermConfig):
 
     name: Literal["distill"] = "distill"
     teacher: TeacherConfig
+    # the smallest valid recipe section (contract tests build every term from its example)
+    example: ClassVar[dict[str, Any]] = {
+        "name": "distill",
+        "teacher": {"model": {"name": "resnet8_tiny"}},
+    }
     labels: bool = True
     ce_weight: float = Field(1.0, ge=0)
     kd: Literal["kl", "mse", "none"] = "kl"

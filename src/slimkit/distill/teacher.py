@@ -23,10 +23,8 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
 from slimkit.distill.config import TeacherConfig, TeacherModelConfig

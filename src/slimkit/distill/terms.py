@@ -50,15 +50,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 from torch import nn
 
 from slimkit.distill.affinity import FeatureAdapter, fa_loss, ffa_loss
+from slimkit.distill.config import DistillConfig
 from slimkit.distill.kd import kd_kl, kd_mse
-from slimkit.distill.config import DistillConfig, TeacherConfig
 from slimkit.distill.teacher import build_teacher, freeze, place
 from slimkit.engine.terms import TrainingTerm
 from slimkit.measure._common import eval_mode, model_device_dtype
@@ -226,17 +225,7 @@ class DistillTerm(TrainingTerm):
     def _measure_teacher(self) -> None:
         if self.ctx is None or self.teacher_top1 is not None:
             return
-        from slimkit.engine.evaluate import evaluate
-
-        result = evaluate(
-            self.teacher,
-            self.ctx.test_loader(),
-            device=self.ctx.device,
-            dist=self.ctx.dist,
-            amp=self.ctx.recipe.runtime.amp,
-            bars=self.ctx.bars,
-            description="eval teacher",
-        )
+        result = self.ctx.evaluate("eval teacher", model=self.teacher)
         self.teacher_top1 = float(result.top1)
         self.ctx.echo(f"teacher top-1 {self.teacher_top1:.4f}")
 

@@ -42,6 +42,15 @@ class EvalResult:
         """The headline metric's value."""
         return float(self.metrics[self.headline_name])
 
+    def describe(self) -> str:
+        """``"top1 0.9123"``: the headline as a one-line figure."""
+        return f"{self.headline_name} {self.headline:.4f}"
+
+    def record(self) -> dict[str, Any]:
+        """What a stage's report entry holds of an evaluation: the headline under its own name
+        (``top1`` for classification) and every metric under ``metrics``."""
+        return {self.headline_name: self.headline, "metrics": dict(self.metrics)}
+
     @property
     def top1(self) -> float:
         """Top-1 accuracy (classification only; NaN for other tasks)."""

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import math
+
 import torch
 from torch import nn
 

@@ -86,22 +86,24 @@ class TrainingTerm:
         """Restore :meth:`state_dict`."""
 
 
-TermSpec = Spec  # a registered term: ``.config`` (light) and ``.build(cfg, model)`` (heavy)
+TermSpec = Spec  # a registered term: ``.config`` (light) and ``.build(cfg, model, ctx)`` (heavy)
+TermFactory = Callable[[Any, nn.Module, Any], TrainingTerm]
 
 
 def register_term(
     name: str, config: type[TermConfig]
-) -> Callable[[Callable[[Any, nn.Module], TrainingTerm]], Callable[[Any, nn.Module], TrainingTerm]]:
-    """Register a term factory ``build(cfg, model) -> TrainingTerm`` under ``name`` (eagerly).
+) -> Callable[[TermFactory], TermFactory]:
+    """Register a term factory ``build(cfg, model, ctx) -> TrainingTerm`` under ``name``.
+
+    ``ctx`` is a :class:`slimkit.contexts.TermContext` inside a run and ``None`` in a user's own
+    loop.
 
     Built-in terms are declared lazily in :mod:`slimkit.builtins` instead; this decorator is for
     your own code and plugins. The config class should live in a torch-free module so that
     validating a recipe imports no torch.
     """
 
-    def deco(
-        build: Callable[[Any, nn.Module], TrainingTerm],
-    ) -> Callable[[Any, nn.Module], TrainingTerm]:
+    def deco(build: TermFactory) -> TermFactory:
         TERMS.declare(name, config=config, build=build)
         return build
 

@@ -1,6 +1,6 @@
 """Low rank: Trained Rank Pruning (the ``trp`` term) and factorization into two thin layers.
 
-Importing this package registers the ``trp`` training term and the ``factorize`` artifact edit.
+The ``trp`` training term and the ``factorize`` artifact edit are declared in :mod:`slimkit.builtins`.
 
 Example:
     >>> import torch

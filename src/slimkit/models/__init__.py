@@ -1,5 +1,9 @@
 """Model zoo: a registry of CIFAR-style models plus ``tv:`` / ``timm:`` adapters.
 
+The zoo's names are declared in :mod:`slimkit.builtins`; a model module is imported when its model
+is first built. Names here are re-exported lazily, so ``import slimkit.models.config`` imports no
+torch.
+
 Example:
     >>> import torch
     >>> from slimkit.models import build_model
@@ -7,36 +11,24 @@ Example:
     torch.Size([1, 10])
 """
 
-from __future__ import annotations
+from slimkit._lazy import lazy_exports
 
-# isort: off
-# The registry first, then the model modules in the order `slimkit models` lists them
-# (importing a model module registers its builders).
-from slimkit.models.registry import UnknownModelError, build_model, list_models, register_model
-from slimkit.models.resnet_cifar import CifarResNet
-from slimkit.models.preact_resnet import PreActResNet
-from slimkit.models.vgg import VGG
-from slimkit.models.densenet import DenseNet
-from slimkit.models.wide_resnet import WideResNet
-from slimkit.models.lenet import LeNet5
-from slimkit.models.pad_shortcut import PadShortcut
-from slimkit.models.shortcut_convert import shortcut_a_to_b
-from slimkit.models.weights import WeightsMismatchError, load_weights
-# isort: on
-
-__all__ = [
-    "VGG",
-    "CifarResNet",
-    "DenseNet",
-    "LeNet5",
-    "PadShortcut",
-    "PreActResNet",
-    "UnknownModelError",
-    "WeightsMismatchError",
-    "WideResNet",
-    "build_model",
-    "list_models",
-    "load_weights",
-    "register_model",
-    "shortcut_a_to_b",
-]
+_EXPORTS = {
+    "ModelConfig": "slimkit.models.config",
+    "UnknownModelError": "slimkit.models.registry",
+    "build_model": "slimkit.models.registry",
+    "list_models": "slimkit.models.registry",
+    "register_model": "slimkit.models.registry",
+    "CifarResNet": "slimkit.models.resnet_cifar",
+    "PreActResNet": "slimkit.models.preact_resnet",
+    "VGG": "slimkit.models.vgg",
+    "DenseNet": "slimkit.models.densenet",
+    "WideResNet": "slimkit.models.wide_resnet",
+    "LeNet5": "slimkit.models.lenet",
+    "PadShortcut": "slimkit.models.pad_shortcut",
+    "shortcut_a_to_b": "slimkit.models.shortcut_convert",
+    "WeightsMismatchError": "slimkit.models.weights",
+    "load_weights": "slimkit.models.weights",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

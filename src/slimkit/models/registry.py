@@ -71,9 +71,10 @@ def register_model(name: str, description: str = "") -> Callable[[Builder], Buil
         raise ValueError(f"model name {name!r} is invalid; use a non-empty name without ':'")
 
     def decorator(builder: Builder) -> Builder:
-        if name in MODELS:
-            raise ValueError(f"model name {name!r} is already registered")
-        MODELS.register(name, description=description)(builder)
+        try:  # a builder module declared in slimkit.builtins may still register itself here
+            MODELS.register(name, description=description)(builder)
+        except ValueError:
+            raise ValueError(f"model name {name!r} is already registered") from None
         return builder
 
     return decorator

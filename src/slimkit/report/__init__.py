@@ -6,8 +6,8 @@ list them (relative to the run directory) in ``report["plots"]``.
 
 Example:
     >>> from slimkit.report import REPORT_REQUIRED
-    >>> REPORT_REQUIRED["final.top1"]
-    'fraction'
+    >>> REPORT_REQUIRED["final.params"]
+    'count'
 
 Public names are re-exported lazily (:mod:`slimkit._lazy`): importing the package imports
 no submodule until a name is used.

@@ -44,12 +44,12 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
+from slimkit.contexts import TermContext
 from slimkit.engine.terms import TrainingTerm
 from slimkit.penalties.registry import build_penalty
 from slimkit.sparsity.config import BNSparsityConfig
@@ -202,6 +202,8 @@ class BNScaleSparsity(TrainingTerm):
         self.history = list(state["history"])
 
 
-def build_bn_sparsity(cfg: BNSparsityConfig, model: nn.Module) -> BNScaleSparsity:
+def build_bn_sparsity(
+    cfg: BNSparsityConfig, model: nn.Module, ctx: TermContext | None = None
+) -> BNScaleSparsity:
     """Recipe factory of the ``bn_sparsity`` term."""
     return BNScaleSparsity(cfg, model)

@@ -7,11 +7,12 @@ checked when the term builds its penalty.
 Example:
     >>> BNSparsityConfig(method="subgradient", penalty="tl1", penalty_kwargs={"a": 1.0}).lam
     0.0001
+    >>> from slimkit.config import validate_config
     >>> try:
-    ...     BNSparsityConfig(method="subgradient", penalty="l0")
+    ...     validate_config(BNSparsityConfig, {"method": "subgradient", "penalty": "l0"}, "term")
     ... except ValueError as e:
-    ...     print(str(e).splitlines()[1].strip()[:62])
-    Value error, penalty 'l0' has no subgradient; use method: proximal
+    ...     print(e)
+    term: penalty 'l0' has no subgradient; use method: proximal
 """
 
 from __future__ import annotations

@@ -58,15 +58,15 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
+from slimkit.contexts import TermContext
 from slimkit.engine.terms import TrainingTerm
 from slimkit.penalties.registry import build_penalty
-from slimkit.sparsity.config import SGL_PENALTIES, GroupSplittingConfig
+from slimkit.sparsity.config import GroupSplittingConfig
 
 __all__ = [
     "GroupSplitting",
@@ -344,6 +344,8 @@ def plot_filters_per_layer(
     return [save_figure(fig, Path(out_dir) / filename)]
 
 
-def build_group_splitting(cfg: GroupSplittingConfig, model: nn.Module) -> GroupSplitting:
+def build_group_splitting(
+    cfg: GroupSplittingConfig, model: nn.Module, ctx: TermContext | None = None
+) -> GroupSplitting:
     """Recipe factory of the ``sgl`` term."""
     return GroupSplitting(cfg, model)

@@ -6,11 +6,12 @@ Each class documents its stage's recipe form in the module that runs it
 Example:
     >>> TrainStageConfig(epochs=2).optimizer.name
     'sgd'
+    >>> from slimkit.config import validate_config
     >>> try:
-    ...     PruneStageConfig(rule="threshold")
+    ...     validate_config(PruneStageConfig, {"rule": "threshold"}, "stages[1]")
     ... except ValueError as e:
-    ...     print(str(e).splitlines()[1].strip()[:44])
-    Value error, rule 'threshold' needs 'percent'
+    ...     print(e)
+    stages[1]: rule 'threshold' needs 'percent' (fraction of channels, e.g. 0.5)
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ class TrainStageConfig(StageConfig):
     epochs: int = Field(ge=1)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
     terms: list[SerializeAsAny[TermConfig]] = Field(default_factory=list)
     eval_every: int = Field(1, ge=1)
 

@@ -1,17 +1,18 @@
-"""The ``evaluate`` stage: test top-1 and loss of the current model.
+"""The ``evaluate`` stage: the task's metrics of the current model on the test split.
 
-Recipe form: ``- kind: evaluate``. Report fields: ``top1``, ``count``.
+Recipe form: ``- kind: evaluate``. Report fields: the headline metric under its own name
+(``top1`` for classification, ``map`` for detection...), ``metrics`` (all of them), ``count``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from slimkit.stages.config import EvaluateStageConfig
 
 
 def run_evaluate(ctx: Any, cfg: EvaluateStageConfig) -> dict[str, Any]:
     """Evaluate ``ctx.model`` on the test set."""
-    ctx.top1 = ctx.evaluate()
-    ctx.echo(f"test top-1 {ctx.top1:.4f}")
-    return {"top1": ctx.top1, "count": len(ctx.data.test)}
+    result = ctx.evaluate()
+    ctx.echo(f"test {result.describe()}")
+    return {**result.record(), "count": result.count}

@@ -13,9 +13,7 @@ Runtime vs the exported BN-folded torch module), ``argmax_agreement`` and ``late
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from slimkit.measure import export_onnx
 from slimkit.quant import export_qdq, is_quantized
@@ -32,7 +30,7 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
             module, ctx.path(cfg.filename), ctx.model.input_size, opset=max(cfg.opset, 13),
             tolerance=cfg.qdq_tolerance,
         )  # fmt: skip
-        ctx.onnx_path = cfg.filename
+        ctx.final.onnx_path = cfg.filename
         ctx.echo(
             f"exported {ctx.path(cfg.filename)} with {qdq.qdq_nodes} QDQ nodes (max abs diff vs "
             f"fake-quant {qdq.max_abs_diff:.2e}); ORT ms {qdq.latency_ms}"
@@ -50,6 +48,6 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
         opset=cfg.opset,
         tolerance=cfg.tolerance,
     )
-    ctx.onnx_path = cfg.filename
+    ctx.final.onnx_path = cfg.filename
     ctx.echo(f"exported {ctx.path(cfg.filename)} (max abs diff vs torch {result.max_abs_diff:.2e})")
     return {"onnx": cfg.filename, "max_abs_diff": result.max_abs_diff, "opset": result.opset}

@@ -28,9 +28,7 @@ factorization would not pay), ``macs_per_layer`` ({layer: [before, after]}),
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import Field, model_validator
+from typing import Any
 
 from slimkit.lowrank import plan_factorization
 from slimkit.lowrank.plots import plot_factorized_macs
@@ -76,7 +74,7 @@ def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
         out = plot_factorized_macs(
             plan.as_dicts(), ctx.run_dir, f"factorize_stage{ctx.stage_index}.png"
         )
-        ctx.plots.extend(p.name for p in out)
+        ctx.final.plots.extend(p.name for p in out)
     record: dict[str, Any] = {
         "scheme": cfg.scheme,
         "rule": cfg.rule,
@@ -91,9 +89,10 @@ def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
         "macs_after": count_macs(handle.module, input_size),
     }
     ctx.model.module = handle.module.to(ctx.device)
-    ctx.top1 = record["top1"] = ctx.evaluate("eval factorized")
+    result = ctx.evaluate("eval factorized")
+    record.update(result.record())
     ctx.echo(
         f"factorized {len(plan.ranks)}/{len(names)} layers ({cfg.scheme}, {cfg.rule}); MACs "
-        f"{macs_before:,} -> {record['macs_after']:,}; top-1 without fine-tuning {ctx.top1:.4f}"
+        f"{macs_before:,} -> {record['macs_after']:,}; {result.describe()} without fine-tuning"
     )
     return record

@@ -14,10 +14,9 @@ become the report's ``final.latency_ms``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
 from slimkit.measure import measure_model
 from slimkit.stages.config import MeasureStageConfig
@@ -27,7 +26,7 @@ def run_measure(ctx: Any, cfg: MeasureStageConfig) -> dict[str, Any]:
     """Measure ``ctx.model`` on the CPU (rank 0)."""
     if not ctx.dist.is_main:
         return {}
-    onnx = ctx.path(ctx.onnx_path) if ctx.onnx_path else None
+    onnx = ctx.path(ctx.final.onnx_path) if ctx.final.onnx_path else None
     result = measure_model(
         ctx.model.module.cpu(),
         ctx.model.input_size,
@@ -38,7 +37,7 @@ def run_measure(ctx: Any, cfg: MeasureStageConfig) -> dict[str, Any]:
         repeats=cfg.repeats,
         runtimes=cfg.runtimes,
     )
-    ctx.latency_ms = dict(result.get("latency_ms", {}))
-    shown = ", ".join(f"{k} {v:.2f} ms" for k, v in ctx.latency_ms.items())
+    ctx.final.latency_ms = dict(result.get("latency_ms", {}))
+    shown = ", ".join(f"{k} {v:.2f} ms" for k, v in ctx.final.latency_ms.items())
     ctx.echo(f"measured {result['params']:,} params, {result['macs']:,} MACs; {shown}")
     return result

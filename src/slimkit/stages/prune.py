@@ -39,10 +39,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field, model_validator
 from torch import nn
 
 from slimkit.measure import count_macs, count_params
@@ -161,7 +160,7 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
         name = (
             f"{'filters' if cfg.rule == 'zero_filters' else 'channels'}_stage{ctx.stage_index}.png"
         )
-        ctx.plots.extend(p.name for p in chosen.plot(handle.module, ctx.run_dir, name))
+        ctx.final.plots.extend(p.name for p in chosen.plot(handle.module, ctx.run_dir, name))
     record: dict[str, Any] = {
         "rule": cfg.rule,
         "channels_before": chosen.channels_before,
@@ -179,9 +178,10 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
         record["zero_weights_after"] = zero_after
         record["weight_sparsity_after"] = zero_after / max(1, sum(n for _, n in zeros.values()))
     ctx.model.module = handle.module.to(ctx.device)
-    ctx.top1 = record["top1"] = ctx.evaluate("eval pruned")
+    result = ctx.evaluate("eval pruned")
+    record.update(result.record())
     ctx.echo(
         f"pruned {removed}/{record['channels_before']} channels ({cfg.rule}); MACs "
-        f"{macs_before:,} -> {record['macs_after']:,}; top-1 without fine-tuning {ctx.top1:.4f}"
+        f"{macs_before:,} -> {record['macs_after']:,}; {result.describe()} without fine-tuning"
     )
     return record

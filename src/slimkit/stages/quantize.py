@@ -24,9 +24,7 @@ fine-tuning).
 from __future__ import annotations
 
 from itertools import islice
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from slimkit.quant.prepare import calibrate, is_quantized, quant_plan
 from slimkit.stages.config import QuantizeStageConfig
@@ -54,15 +52,15 @@ def run_quantize(ctx: Any, cfg: QuantizeStageConfig) -> dict[str, Any]:
         ls_iters=cfg.ls_iters,
     )
     handle.module = handle.module.to(ctx.device)
-    loader = ctx.train_loader(seed_offset=ctx.stage_index)
+    loader = ctx.loader("train", seed_offset=ctx.stage_index)
     used = calibrate(
         handle.module, (x for x, _ in islice(loader, cfg.calibration_batches)), ctx.device
     )
-    ctx.top1 = ctx.evaluate("eval quantized")
+    result = ctx.evaluate("eval quantized")
     ctx.echo(
         f"quantized {len(plan)} layers to W{cfg.weight_bits}A{cfg.act_bits or 32} "
         f"(first/last {cfg.first_last_bits or 'as body'}), calibrated on {used} batches; "
-        f"top-1 before fine-tuning {ctx.top1:.4f}"
+        f"{result.describe()} before fine-tuning"
     )
     return {
         "weight_bits": cfg.weight_bits,
@@ -71,5 +69,5 @@ def run_quantize(ctx: Any, cfg: QuantizeStageConfig) -> dict[str, Any]:
         "per_channel": cfg.per_channel,
         "weight_scale": cfg.weight_scale,
         "quantized_layers": len(plan),
-        "top1": ctx.top1,
+        **result.record(),
     }

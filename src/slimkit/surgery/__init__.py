@@ -4,8 +4,8 @@ Typical Network Slimming flow: find the coupled groups, choose channels from the
 them (gamma = beta = 0; the accuracy "pruned, not fine-tuned" is measured here), then remove them.
 Removing masked channels changes no output beyond float rounding.
 
-Importing this package registers the artifact edits ``"prune_channels"`` and
-``"shortcut_a_to_b"``, so saved artifacts that used them can be loaded.
+The artifact edits ``"prune_channels"`` and ``"shortcut_a_to_b"`` (:mod:`slimkit.surgery.edits`) are
+declared in :mod:`slimkit.builtins`, so saved artifacts that used them can be loaded.
 
 Example:
     >>> import torch

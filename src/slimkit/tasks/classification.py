@@ -25,7 +25,9 @@ from slimkit.tasks.config import ClassificationTaskConfig
 class ClassificationMetric(SumMetric):
     """Sums of correct top-1, correct top-k and cross-entropy over samples."""
 
-    def __init__(self, device: torch.device | str = "cpu", topk: int = 5, loss: bool = True) -> None:
+    def __init__(
+        self, device: torch.device | str = "cpu", topk: int = 5, loss: bool = True
+    ) -> None:
         super().__init__(4, device)  # top1 correct, top-k correct, loss sum, count
         self.topk = topk
         self.with_loss = loss

@@ -98,7 +98,12 @@ def spearman(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def regression_loss(
-    kind: str, pred: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0, reduction: str = "mean"
+    kind: str,
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    delta: float = 1.0,
+    reduction: str = "mean",
 ) -> torch.Tensor:
     """MSE, Huber or L1 between aligned predictions and targets.
 
