@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import random
@@ -51,7 +52,7 @@ from slimkit.engine.progress import ProgressBars
 from slimkit.measure import count_macs, count_params
 from slimkit.models import load_weights
 from slimkit.recipes import Recipe, save_recipe
-from slimkit.registry import STAGES, TASKS
+from slimkit.registry import DATASETS, STAGES, TASKS
 from slimkit.report import write_report
 from slimkit.tasks.base import Task
 
@@ -96,8 +97,8 @@ class RunContext:
 
     def loader(self, split: str, *, seed_offset: int = 0) -> Any:
         """This rank's batches of ``split``: ``train`` is shuffled, augmented and drops the last
-        partial batch; ``val``/``test`` are this rank's evaluation shard (every sample on
-        exactly one rank)."""
+        partial batch; ``val``, ``test`` and ``train_eval`` (the training images, unaugmented)
+        are this rank's evaluation shard (every sample on exactly one rank)."""
         cfg = self.recipe.data
         mean, std = self.normalization
         if split == "train":
@@ -114,8 +115,9 @@ class RunContext:
                 drop_last=True,
                 channels_last=self.recipe.runtime.channels_last,
             )
-        dataset = self.data.val if split == "val" else self.data.test
-        if split not in ("val", "test") or dataset is None:
+        dataset = {"val": self.data.val, "test": self.data.test, "train_eval": self.data.train}
+        dataset = dataset.get(split)
+        if dataset is None:
             raise ValueError(f"split: expected one of {self.splits()}, got {split!r}")
         rank, world = self.dist.rank, self.dist.world_size
         if world > 1:
@@ -270,6 +272,10 @@ def _say(echo: Callable[[str], None] | None, dist: DistInfo) -> Callable[[str], 
 def load_data(recipe: Recipe) -> DatasetSplits:
     """The recipe's dataset with its validation split (carved from train, or the test set)."""
     cfg = recipe.data
+    kwargs = dict(cfg.kwargs)
+    builder = DATASETS.get(cfg.name)
+    if "task" in inspect.signature(builder).parameters and "task" not in kwargs:
+        kwargs["task"] = recipe.task.name  # COCO-style sets load boxes or label maps
     data = load_dataset(
         cfg.name,
         root=cfg.root,
@@ -277,7 +283,7 @@ def load_data(recipe: Recipe) -> DatasetSplits:
         test_subset_per_class=cfg.test_subset_per_class,
         seed=recipe.seed,
         download=cfg.download,
-        **cfg.kwargs,
+        **kwargs,
     )
     if cfg.val_fraction is not None or cfg.val_per_class is not None:
         data.train, data.val = carve_val(
@@ -414,6 +420,9 @@ def finish_run(
     """Evaluate if no stage did, write the final artifact and the report; return the report."""
     if not ctx.final.metrics:
         ctx.evaluate("final eval")
+    if ctx.task.evaluate_on_train:
+        on_train = ctx.evaluate("eval train images", split="train_eval")
+        ctx.final.metrics.update({f"{k}_train": v for k, v in on_train.metrics.items()})
     recipe, data, final = ctx.recipe, ctx.data, ctx.final
     final_model = ctx.path("model.slim.pt")
     figures: dict[str, Any] = {

@@ -90,9 +90,7 @@ TermSpec = Spec  # a registered term: ``.config`` (light) and ``.build(cfg, mode
 TermFactory = Callable[[Any, nn.Module, Any], TrainingTerm]
 
 
-def register_term(
-    name: str, config: type[TermConfig]
-) -> Callable[[TermFactory], TermFactory]:
+def register_term(name: str, config: type[TermConfig]) -> Callable[[TermFactory], TermFactory]:
     """Register a term factory ``build(cfg, model, ctx) -> TrainingTerm`` under ``name``.
 
     ``ctx`` is a :class:`slimkit.contexts.TermContext` inside a run and ``None`` in a user's own

@@ -34,6 +34,7 @@ _METRIC_LABELS = {
     "top5": "top-5",
     "map": "mAP@[.5:.95]",
     "map50": "mAP@.5",
+    "map75": "mAP@.75",
     "miou": "mIoU",
     "mae": "MAE",
     "rmse": "RMSE",
@@ -203,6 +204,9 @@ def _stages(report: Mapping[str, Any]) -> list[str]:
     stages = [s for s in report.get("stages") or [] if isinstance(s, Mapping)]
     if not stages:
         return []
+    fin = report.get("final") or {}
+    head = fin.get("headline") if isinstance(fin.get("headline"), Mapping) else {}
+    metric = head.get("name") or "top1"  # the column shows the task's headline metric
     rows, details = [], []
     for i, st in enumerate(stages):
         kind = _fmt(st.get("kind"))
@@ -210,7 +214,7 @@ def _stages(report: Mapping[str, Any]) -> list[str]:
             kind += f" ({_fmt(st['name'])})"
         figures = []
         for k, v in st.items():
-            if k in _STAGE_COLUMNS:
+            if k in _STAGE_COLUMNS or k == metric:
                 continue
             if _is_scalar(v):
                 figures.append(f"{k}={_fmt(v)}")
@@ -223,9 +227,16 @@ def _stages(report: Mapping[str, Any]) -> list[str]:
                 figures.append(f"{k}=({n} entries, below)")
                 details += _detail(f"stage {i} ({_fmt(st.get('kind'))}): {k}", v)
         rows.append(
-            [str(i), kind, _fmt(st.get("seconds")), _pct(st.get("top1")), ", ".join(figures)]
+            [
+                str(i),
+                kind,
+                _fmt(st.get("seconds")),
+                (_pct if metric in _FRACTIONS else _fmt)(st.get(metric)),
+                ", ".join(figures),
+            ]
         )
-    lines = _table(["#", "kind", "seconds", "top-1", "figures"], rows, len(rows))
+    label = _METRIC_LABELS.get(metric, metric)
+    lines = _table(["#", "kind", "seconds", label, "figures"], rows, len(rows))
     lines[1] = "|---:|---|---:|---:|---|"
     return ["## Stages", "", *lines, "", *details]
 

@@ -47,6 +47,8 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
         ctx.model.input_size,
         opset=cfg.opset,
         tolerance=cfg.tolerance,
+        dynamic_batch=ctx.task.dynamic_batch,
+        check_batch=2 if ctx.task.dynamic_batch else 1,
     )
     ctx.final.onnx_path = cfg.filename
     ctx.echo(f"exported {ctx.path(cfg.filename)} (max abs diff vs torch {result.max_abs_diff:.2e})")

@@ -84,12 +84,20 @@ class Task:
         name: the registered name.
         headline: the metric a report shows first.
         higher_is_better: whether a larger headline is better (accuracy, mAP) or not (MAE).
-        needs_labels: ``False`` when ``num_outputs`` does not come from class names.
+        dynamic_batch: whether the exported model takes any batch size.
     """
 
     name: str = ""
     headline: str = ""
     higher_is_better: bool = True
+    #: ``False``: the exported ONNX graph has a fixed batch of 1 (e.g. torchvision detectors)
+    dynamic_batch: bool = True
+
+    @property
+    def evaluate_on_train(self) -> bool:
+        """Also report the metrics on the (unaugmented) training images at the end of a run,
+        as ``<metric>_train`` (an overfit check)."""
+        return False
 
     def forward(self, net: nn.Module, batch: Batch) -> Any:
         """The model's outputs for a batch (in whatever mode the model is in)."""

@@ -184,6 +184,10 @@ class DetectionTask(Task):
     def __post_init__(self) -> None:
         self.last_losses: dict[str, torch.Tensor] = {}
 
+    @property
+    def evaluate_on_train(self) -> bool:
+        return self.train_map
+
     def forward(self, net: nn.Module, batch: Batch) -> Any:
         images, targets = batch
         if net.training:
