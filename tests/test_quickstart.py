@@ -7,10 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from slimkit.report import validate_report
 from tests.helpers import REPO, run_cli
 
 
+@pytest.mark.slow  # 40-80 s on 2 cores: CI runs it on its own line
 def test_quickstart_recipe(tmp_path: Path) -> None:
     out = tmp_path / "qs"
     start = time.perf_counter()
@@ -22,7 +25,13 @@ def test_quickstart_recipe(tmp_path: Path) -> None:
     validate_report(report)
     assert report["final"]["top1"] >= 0.95, report["final"]
     assert {"torch_bs1", "ort_bs1", "torch_bs32", "ort_bs32"} <= set(report["final"]["latency_ms"])
-    assert report["dataset"] == {"name": "digits", "train_size": 1347, "test_size": 450}
+    assert report["dataset"] == {
+        "name": "digits",
+        "train_size": 1347,
+        "val_size": 0,
+        "test_size": 450,
+    }
+    assert report["final"]["headline"] == {"name": "top1", "value": report["final"]["top1"]}
     assert [s["kind"] for s in report["stages"]] == ["train", "evaluate", "export", "measure"]
     assert report["stages"][0]["top1"] >= 0.95
     export = report["stages"][2]

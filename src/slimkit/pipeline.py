@@ -9,7 +9,8 @@ Example:
     >>> import tempfile
     >>> from slimkit.recipes import recipe_from_dict
     >>> recipe = recipe_from_dict({"model": {"name": "lenet5"},
-    ...     "data": {"name": "digits", "subset_per_class": 10, "test_subset_per_class": 5},
+    ...     "data": {"name": "digits", "subset_per_class": 10, "test_subset_per_class": 5,
+    ...              "batch_size": 32},
     ...     "runtime": {"quiet": True},
     ...     "stages": [{"kind": "train", "epochs": 1}]})
     >>> report = run_recipe(recipe, tempfile.mkdtemp(), echo=lambda line: None)
@@ -47,6 +48,7 @@ from slimkit.data.split import carve_val
 from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
 from slimkit.engine.distributed import DistInfo, barrier, init_distributed, shutdown
 from slimkit.engine.evaluate import EvalResult, evaluate
+from slimkit.engine.memory_format import channels_last_hazard
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.progress import ProgressBars
 from slimkit.measure import count_macs, count_params
@@ -82,6 +84,7 @@ class RunContext:
     stage_index: int = 0
     final: FinalFigures = field(default_factory=FinalFigures)
     initial: dict[str, Any] = field(default_factory=dict)
+    warnings_shown: set[str] = field(default_factory=set)
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -90,6 +93,15 @@ class RunContext:
         mean = tuple(cfg.mean) if cfg.mean is not None else self.data.mean
         std = tuple(cfg.std) if cfg.std is not None else self.data.std
         return mean, std
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether batches and the model use channels_last: the recipe's choice, unless the
+        current model has a layer that oneDNN mishandles in that format
+        (:mod:`slimkit.engine.memory_format`)."""
+        if not self.recipe.runtime.channels_last or self.device.type != "cpu":
+            return self.recipe.runtime.channels_last
+        return channels_last_hazard(self.model.module) is None
 
     def splits(self) -> list[str]:
         """``train``, ``val`` (when the recipe carves one) and ``test``."""
@@ -113,7 +125,7 @@ class RunContext:
                 rank=self.dist.rank,
                 world_size=self.dist.world_size,
                 drop_last=True,
-                channels_last=self.recipe.runtime.channels_last,
+                channels_last=self.channels_last,
             )
         dataset = {"val": self.data.val, "test": self.data.test, "train_eval": self.data.train}
         dataset = dataset.get(split)
@@ -129,7 +141,7 @@ class RunContext:
             augment=None,
             mean=mean,
             std=std,
-            channels_last=self.recipe.runtime.channels_last,
+            channels_last=self.channels_last,
         )
 
     def evaluate(
@@ -480,8 +492,14 @@ def finish_run(
 
 def _to_device(ctx: RunContext) -> None:
     module = ctx.model.module.to(ctx.device)
-    if ctx.recipe.runtime.channels_last:
+    if ctx.channels_last:
         module = module.to(memory_format=torch.channels_last)
+    else:
+        module = module.to(memory_format=torch.contiguous_format)
+        hazard = channels_last_hazard(module) if ctx.recipe.runtime.channels_last else None
+        if hazard and "channels_last" not in ctx.warnings_shown:
+            ctx.echo(f"runtime.channels_last: off for this model: {hazard} (oneDNN fault)")
+            ctx.warnings_shown.add("channels_last")
     ctx.model.module = module
 
 

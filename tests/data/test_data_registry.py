@@ -72,6 +72,7 @@ def test_register_custom_dataset() -> None:
 
 
 def test_cifar_without_root_or_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLIMKIT_DATA", raising=False)  # the default root must not find data
     monkeypatch.setattr(cifar_module, "_DEFAULT_CACHE", tmp_path)
     with pytest.raises(ValueError) as e:
         load_dataset("cifar10")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import onnx
+import pytest
 
 from slimkit.artifacts import load_artifact
 from slimkit.pipeline import run_recipe
@@ -15,6 +16,7 @@ from slimkit.report import validate_report
 from tests.helpers import REPO
 
 
+@pytest.mark.slow  # 40-80 s on 2 cores: CI runs it on its own line
 def test_digits_faqd_w4a4_recipe(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recipe = load_recipe(REPO / "recipes" / "digits_faqd_w4a4.yaml", ["runtime.quiet=true"])

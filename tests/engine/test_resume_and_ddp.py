@@ -65,6 +65,7 @@ def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return load_artifact(run_dir / "model.slim.pt").module.state_dict()
 
 
+@pytest.mark.slow  # 40-80 s on 2 cores: CI runs it on its own line
 def test_sigkill_mid_epoch_then_resume_is_bit_exact(tmp_path: Path) -> None:
     recipe = write_recipe(
         tmp_path / "r.yaml", "resnet8_tiny", 32, epochs=2, threads=2, slimming=True

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from slimkit.artifacts import load_artifact
@@ -13,6 +14,7 @@ from slimkit.report import read_metrics, validate_report
 from tests.helpers import REPO, run_cli
 
 
+@pytest.mark.slow  # 40-80 s on 2 cores: CI runs it on its own line
 def test_digits_trp_recipe(tmp_path: Path) -> None:
     out = tmp_path / "run"
     start = time.perf_counter()

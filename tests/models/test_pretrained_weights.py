@@ -29,6 +29,7 @@ needs_weights = pytest.mark.skipif(
 
 
 @needs_weights
+@pytest.mark.slow  # 40-80 s on 2 cores: CI runs it on its own line
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_checkpoint_reaches_published_top1(name, cifar10_root, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)  # the recipes name ../shared/weights relative to the repository

@@ -18,9 +18,7 @@ from slimkit.pipeline import run_recipe
 from slimkit.recipes import recipe_from_dict
 
 DATA = {"name": "digits", "subset_per_class": 12, "test_subset_per_class": 6, "batch_size": 32}
-# channels_last off: resnet8_tiny (4-channel convs) in channels_last with flush_denormal takes
-# minutes per backward step on this CPU with torch 2.14.1 (see the foundation-v2 closing note)
-RUNTIME = {"quiet": True, "threads": 2, "channels_last": False}
+RUNTIME = {"quiet": True, "threads": 2}
 
 
 def _run(tmp_path: Path, model: str, stages: list[dict[str, Any]], **extra: Any) -> dict:
@@ -107,5 +105,7 @@ def test_quantize_export_measure_stages(tmp_path: Path) -> None:
     # whose logits are close together
     assert export["max_abs_diff"] < 0.1
     assert export["argmax_agreement"] >= 0.85
-    assert report["final"]["latency_ms"] and all(v > 0 for v in report["final"]["latency_ms"].values())
+    assert report["final"]["latency_ms"] and all(
+        v > 0 for v in report["final"]["latency_ms"].values()
+    )
     assert measure["kind"] == "measure"

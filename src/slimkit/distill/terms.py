@@ -179,7 +179,7 @@ class DistillTerm(TrainingTerm):
                 stage_index=getattr(ctx, "stage_index", None),
             )
         device, _ = model_device_dtype(model)
-        channels_last = bool(ctx.recipe.runtime.channels_last) if ctx is not None else False
+        channels_last = bool(getattr(ctx, "channels_last", False))
         self.teacher = place(freeze(teacher), device, channels_last)
         self.task_loss_weight = float(cfg.ce_weight) if cfg.labels else 0.0
         self.layers: list[str] = []

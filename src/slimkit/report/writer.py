@@ -79,6 +79,7 @@ def write_report(run_dir: str | Path, report: dict[str, Any]) -> dict[str, Path]
         ...     "dataset": {"name": "digits", "train_size": 1437, "test_size": 360},
         ...     "initial": {"params": 1000, "macs": 5000},
         ...     "final": {"params": 500, "macs": 2500, "top1": 0.9,
+        ...               "metrics": {"top1": 0.9}, "headline": {"name": "top1", "value": 0.9},
         ...               "latency_ms": {"torch_bs1": 0.2}},
         ...     "stages": [{"kind": "train", "seconds": 1.5, "top1": 0.9}],
         ...     "artifacts": {"model": "model.pt", "onnx": None, "report_md": "report.md"}}
