@@ -83,3 +83,16 @@ def test_edit_contract(kind: str) -> None:
     fn = EDITS.get(kind)
     assert callable(fn)
     assert list(inspect.signature(fn).parameters)[0] in ("module", "model")
+
+
+def test_distill_refuses_a_task_without_class_logits() -> None:
+    from types import SimpleNamespace
+
+    from slimkit.models import build_model
+    from slimkit.tasks.detection import DetectionTask
+
+    spec = TERMS.get("distill")
+    cfg = _example(spec, "distill")
+    ctx = SimpleNamespace(task=DetectionTask(), input_size=(3, 32, 32))
+    with pytest.raises(ValueError, match="terms.distill: needs the classification task"):
+        spec.build(cfg, build_model("resnet8_tiny", num_classes=4), ctx)

@@ -55,6 +55,7 @@ def test_coco128_recipes_on_a_coco_layout(tmp_path: Path, task: str) -> None:
         tmp_path,
         [
             f"data.root={root}",
+            "data.val_fraction=0.25",  # a random split: boxes and label maps have no class id
             "data.kwargs.image_size=64",
             "data.batch_size=8",
             "train.epochs=2",
@@ -69,7 +70,8 @@ def test_coco128_recipes_on_a_coco_layout(tmp_path: Path, task: str) -> None:
         assert all("test_map50" in r for r in per_epoch)  # evaluated every epoch
     else:
         assert {"miou", "miou_background_only", "pixel_acc"} <= set(metrics)
-    assert report["dataset"]["train_size"] == 16 and report["dataset"]["test_size"] == 8
+    assert report["dataset"] == {"name": "coco128", "train_size": 12, "val_size": 4, "test_size": 8}
+    assert any("val_" + report["final"]["headline"]["name"] in r for r in lines)
 
 
 def test_cew_regression_recipe(tmp_path: Path) -> None:

@@ -63,6 +63,16 @@ class TermContext(Protocol):
         """(mean, std) of the inputs."""
         ...
 
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input image."""
+        ...
+
+    @property
+    def task(self) -> Any:
+        """The learning problem (:class:`slimkit.tasks.base.Task`)."""
+        ...
+
     def loader(self, split: str, *, seed_offset: int = 0) -> Iterable[Any]:
         """This rank's batches of ``split`` (``train``: shuffled and augmented)."""
         ...
@@ -84,7 +94,6 @@ class StageContext(TermContext, Protocol):
 
     recipe: Any
     model: Any  # slimkit.artifacts.SlimModel: the model stages edit in place
-    task: Any  # slimkit.tasks.base.Task
     data: Any  # slimkit.data.dataset.DatasetSplits
     bars: ProgressBars
     metrics: MetricsLog

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import random
 import socket
@@ -93,6 +94,11 @@ class RunContext:
         mean = tuple(cfg.mean) if cfg.mean is not None else self.data.mean
         std = tuple(cfg.std) if cfg.std is not None else self.data.std
         return mean, std
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """(C, H, W) of one input image."""
+        return self.model.input_size
 
     @property
     def channels_last(self) -> bool:
@@ -407,6 +413,11 @@ def run_stages(ctx: RunContext) -> list[dict[str, Any]]:
         ctx.model = load_artifact(ctx.path(last["artifact"]))
         ctx.model.meta.update(meta)
         set_rng_state(load_checkpoint(ctx.path(last["rng"]))["rng"])
+        if "final" not in last:
+            raise RunDirError(
+                f"--resume: {ctx.run_dir} was written by an older slimkit (state.json has no "
+                "'final' figures); start a new run"
+            )
         ctx.final = FinalFigures(**last["final"])
         ctx.echo(f"resuming {ctx.run_dir} after stage {len(records) - 1} ({records[-1]['kind']})")
     _to_device(ctx)
@@ -440,7 +451,8 @@ def finish_run(
     figures: dict[str, Any] = {
         "params": count_params(ctx.model.module),
         "macs": count_macs(ctx.model.module, data.input_size),
-        "metrics": dict(final.metrics),
+        # an undefined metric (e.g. the rank correlation of a constant prediction) is null
+        "metrics": {k: (v if math.isfinite(v) else None) for k, v in final.metrics.items()},
         "headline": dict(final.headline),
         "latency_ms": final.latency_ms,
     }

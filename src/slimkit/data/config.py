@@ -79,4 +79,10 @@ class DataConfig(Config):
                 "give exactly one of data.val_fraction and data.val_per_class, got "
                 f"val_fraction={self.val_fraction!r}, val_per_class={self.val_per_class!r}"
             )
+        carved = self.val_fraction is not None or self.val_per_class is not None
+        if carved and self.val_source == "test":
+            raise ValueError(
+                "data.val_source: 'test' reuses the test split, but a validation split is also "
+                "carved from train (val_fraction/val_per_class); give one of them"
+            )
         return self

@@ -250,6 +250,8 @@ def subset_per_class(dataset: ArrayDataset, k: int, seed: int, *, field: str) ->
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"{field}: expected a positive integer, got {k!r}")
+    if not hasattr(dataset, "y"):
+        raise ValueError(f"{field}: needs class labels, but this dataset holds boxes or label maps")
     if dataset.is_regression:
         raise ValueError(
             f"{field}: needs class labels, but this dataset has float regression targets"

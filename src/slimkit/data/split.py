@@ -140,6 +140,18 @@ def carve_val(
     if n < 2:
         field = "data.val_fraction" if frac is not None else "data.val_per_class"
         raise ValueError(f"{field}: need at least 2 training samples to carve a split, got {n}")
+    if not hasattr(dataset, "y"):  # boxes or label maps (COCO-style): a seeded random split
+        if k is not None:
+            raise ValueError(
+                "data.val_per_class: needs class labels, but this dataset holds boxes or label "
+                "maps; use data.val_fraction"
+            )
+        assert frac is not None
+        n_val = min(max(_round_half_up(frac * n), 1), n - 1)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+        return dataset.subset(perm[n_val:].sort().values), dataset.subset(
+            perm[:n_val].sort().values
+        )
     groups = dataset.groups if groups is None else groups
     if groups is not None and tuple(groups.shape) != (n,):
         raise ValueError(f"groups: expected {n} group ids, got shape {tuple(groups.shape)}")

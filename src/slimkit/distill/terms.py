@@ -336,6 +336,16 @@ def _num_classes(model: nn.Module, input_size: tuple[int, int, int]) -> int:
 
 
 def build_distill(cfg: DistillConfig, model: nn.Module, ctx: Any = None) -> DistillTerm:
-    """Recipe factory of the ``distill`` term (gets the run context from the train stage)."""
-    input_size = ctx.model.input_size if ctx is not None else (3, 32, 32)
+    """Recipe factory of the ``distill`` term (gets the run context from the train stage).
+
+    Distillation matches the teacher's class logits and features, so it needs the
+    classification task; other tasks are refused in one line.
+    """
+    task = getattr(ctx, "task", None)
+    if task is not None and task.name != "classification":
+        raise ValueError(
+            f"terms.distill: needs the classification task (teacher and student logits), "
+            f"got task.name={task.name!r}"
+        )
+    input_size = ctx.input_size if ctx is not None else (3, 32, 32)
     return DistillTerm(cfg, model, input_size=input_size, ctx=ctx)

@@ -264,10 +264,14 @@ class Trainer:
                 lr = self.schedule(step)
                 set_lr(optimizer, lr)
                 with autocast_context(self.device, self.amp):
-                    task_loss, out = task.train_step(net, batch)
-                    loss = task_loss.float()
-                    if self.task_loss_weight != 1.0:
-                        loss = self.task_loss_weight * loss
+                    if self.task_loss_weight == 0.0:  # label-free: labels never reach the loss
+                        out = task.forward(net, batch)
+                        loss = torch.zeros((), device=self.device)
+                    else:
+                        task_loss, out = task.train_step(net, batch)
+                        loss = task_loss.float()
+                        if self.task_loss_weight != 1.0:
+                            loss = self.task_loss_weight * loss
                     for term in self.terms:
                         extra = term.loss(model, batch, out)
                         if extra is not None:
