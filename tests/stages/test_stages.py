@@ -12,8 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from slimkit.pipeline import run_recipe
 from slimkit.recipes import recipe_from_dict
 

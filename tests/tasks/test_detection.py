@@ -56,16 +56,18 @@ def test_map_perfect_empty_and_partial() -> None:
 def test_map_gathers_all_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Under DDP each rank holds part of the images; compute() scores their union."""
     ranks = [CocoMapMetric(), CocoMapMetric()]
-    for r, metric in enumerate(ranks):  # rank r saw image r, predicted perfectly
-        metric.update([_pred(GT[r]["boxes"], GT[r]["labels"])], (IMAGES[:1], [GT[r]]))
+    for r, metric in enumerate(ranks):  # rank r saw image r; rank 1 predicted the wrong classes
+        labels = GT[r]["labels"] if r == 0 else (GT[r]["labels"] + 1) % 3
+        metric.update([_pred(GT[r]["boxes"], labels)], (IMAGES[:1], [GT[r]]))
 
     def fake_gather(out: list[Any], obj: Any) -> None:
         out[:] = [m.records for m in ranks]
 
     monkeypatch.setattr(torch.distributed, "all_gather_object", fake_gather)
-    assert ranks[0].compute(DistInfo(rank=0, world_size=2))["map"] == 1.0
-    alone = ranks[0].compute()  # without the gather: class 1 has no image, AP over 2 classes
-    assert alone["map"] == 1.0 and len(ranks[0].records) == 1
+    combined = ranks[0].compute(DistInfo(rank=0, world_size=2))["map"]
+    alone = ranks[0].compute()["map"]  # without the gather: only rank 0's perfect image
+    assert alone == 1.0 and len(ranks[0].records) == 1
+    assert combined < 0.9  # rank 1's misses count: the gather happened
 
 
 @pytest.fixture(scope="module")

@@ -51,15 +51,18 @@ def test_loss_ignores_pixels_and_ranks_combine(monkeypatch: pytest.MonkeyPatch) 
     assert task.loss(logits, (None, torch.full((1, 2, 2), 255))).item() == 0.0  # no NaN
     with pytest.raises(ValueError, match="label 7 in the masks, but the model predicts 3"):
         task.new_metric().update(logits, (None, torch.tensor([[[7, 0], [0, 0]]])))
-    ranks = [ConfusionMetric(), ConfusionMetric()]
+    ranks = [ConfusionMetric(), ConfusionMetric(), ConfusionMetric()]
     ranks[0].update(_logits(torch.tensor([[[0, 1]]]), 2), (None, torch.tensor([[[0, 1]]])))
+    ranks[1].update(_logits(torch.tensor([[[1, 0]]]), 2), (None, torch.tensor([[[0, 1]]])))
 
-    def fake_gather(out: list[Any], obj: Any) -> None:  # rank 1 saw no batch
-        out[:] = [obj, None]
+    def fake_gather(out: list[Any], obj: Any) -> None:  # rank 2 saw no batch
+        out[:] = [(m.confusion.cpu(), float(m.loss_sum)) for m in ranks[:2]] + [None]
 
     monkeypatch.setattr(torch.distributed, "all_gather_object", fake_gather)
-    assert ranks[0].compute(DistInfo(rank=0, world_size=2))["miou"] == 1.0
-    assert ranks[1].compute()["miou"] == 0.0
+    assert ranks[0].compute()["miou"] == 1.0  # rank 0 alone: all right
+    # both ranks: each class 1 of 3 pixel-votes right -> IoU 1/3 per class
+    assert ranks[0].compute(DistInfo(rank=0, world_size=3))["miou"] == pytest.approx(1 / 3)
+    assert ranks[2].compute()["miou"] == 0.0
 
 
 @pytest.fixture(scope="module")
