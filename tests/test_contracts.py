@@ -85,7 +85,7 @@ def test_edit_contract(kind: str) -> None:
     assert list(inspect.signature(fn).parameters)[0] in ("module", "model")
 
 
-def test_distill_refuses_a_task_without_class_logits() -> None:
+def test_distill_refuses_tasks_it_cannot_match() -> None:
     from types import SimpleNamespace
 
     from slimkit.models import build_model
@@ -94,5 +94,8 @@ def test_distill_refuses_a_task_without_class_logits() -> None:
     spec = TERMS.get("distill")
     cfg = _example(spec, "distill")
     ctx = SimpleNamespace(task=DetectionTask(), input_size=(3, 32, 32))
-    with pytest.raises(ValueError, match="terms.distill: needs the classification task"):
+    with pytest.raises(ValueError, match="terms.distill: needs the classification or regression"):
         spec.build(cfg, build_model("resnet8_tiny", num_classes=4), ctx)
+    regression = SimpleNamespace(task=SimpleNamespace(name="regression"), input_size=(3, 32, 32))
+    with pytest.raises(ValueError, match="terms.distill.kd: 'kl' needs class logits"):
+        spec.build(cfg, build_model("resnet8_tiny", num_classes=1), regression)

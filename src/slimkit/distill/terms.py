@@ -338,14 +338,22 @@ def _num_classes(model: nn.Module, input_size: tuple[int, int, int]) -> int:
 def build_distill(cfg: DistillConfig, model: nn.Module, ctx: Any = None) -> DistillTerm:
     """Recipe factory of the ``distill`` term (gets the run context from the train stage).
 
-    Distillation matches the teacher's class logits and features, so it needs the
-    classification task; other tasks are refused in one line.
+    Distillation matches the teacher's outputs and features: ``classification`` takes every
+    option; ``regression`` takes ``kd: mse`` or ``none`` (KL needs class logits); detection and
+    segmentation models return losses or boxes in training, which no option matches: refused in
+    one line.
     """
     task = getattr(ctx, "task", None)
-    if task is not None and task.name != "classification":
+    name = getattr(task, "name", "classification")
+    if name not in ("classification", "regression"):
         raise ValueError(
-            f"terms.distill: needs the classification task (teacher and student logits), "
-            f"got task.name={task.name!r}"
+            "terms.distill: needs the classification or regression task (teacher and student "
+            f"outputs), got task.name={name!r}"
+        )
+    if name == "regression" and cfg.kd == "kl":
+        raise ValueError(
+            "terms.distill.kd: 'kl' needs class logits, got task.name='regression'; "
+            "use kd: mse or kd: none"
         )
     input_size = ctx.input_size if ctx is not None else (3, 32, 32)
     return DistillTerm(cfg, model, input_size=input_size, ctx=ctx)
