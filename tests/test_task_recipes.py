@@ -87,3 +87,25 @@ def test_cew_regression_recipe(tmp_path: Path) -> None:
     assert metrics["mae"] < 0.36 and metrics["spearman"] > 0.55
     assert report["dataset"]["val_size"] > 0
     assert any("val_mae" in r for r in lines)
+
+
+def test_training_terms_work_with_other_tasks(tmp_path: Path) -> None:
+    """A sparsity term on the detector and distillation (kd: mse) on the regressor."""
+    sparsity = "[{name: bn_sparsity, method: proximal, lam: 1.0e-3}]"
+    report, lines = _run(
+        "shapes_detection",
+        tmp_path / "det",
+        ["train.epochs=2", "train.eval_every=1", f"train.terms={sparsity}"],
+    )
+    assert "sparsity" in report["stages"][0] and report["final"]["metrics"]["map50"] >= 0.0
+    if not (SHARED / "data" / "cew_eyes" / "cew_eyes.npz").is_file():
+        pytest.skip(f"CEW eye patches unavailable: {SHARED / 'data' / 'cew_eyes'} does not exist")
+    teacher = "{model: {name: resnet20, kwargs: {widths: [8, 16, 32]}}}"
+    distill = f"[{{name: distill, teacher: {teacher}, kd: mse, feature_loss: none}}]"
+    report, lines = _run(
+        "cew_eyes_openness_regression",
+        tmp_path / "reg",
+        [f"data.root={SHARED / 'data'}", "train.epochs=1", f"train.terms={distill}"],
+    )
+    epoch = [r for r in lines if r.get("event") == "epoch"][-1]
+    assert epoch["distill_kd"] > 0 and report["final"]["headline"]["name"] == "mae"
