@@ -61,7 +61,7 @@ from slimkit.data.boxes import (
     xywh_to_xyxy,
 )
 from slimkit.data.dataset import DatasetSplits
-from slimkit.data.loader import epoch_generator, shard_spans
+from slimkit.data.loader import check_batching, check_epoch, epoch_generator, shard_spans
 from slimkit.data.registry import register_dataset
 
 __all__ = [
@@ -301,12 +301,7 @@ class CocoLoader:
         channels_last: bool = True,
         device: str | torch.device = "cpu",
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size: expected a positive integer, got {world_size!r}")
-        if not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank: expected an integer in 0..{world_size - 1}, got {rank!r}")
+        check_batching(batch_size, rank, world_size)
         if any(float(s) <= 0 for s in std):
             raise ValueError(f"std: every value must be > 0, got {list(std)}")
         self.dataset = dataset
@@ -327,8 +322,7 @@ class CocoLoader:
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose permutation and augmentation the next iteration uses."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch: expected an integer >= 0, got {epoch!r}")
+        check_epoch(epoch)
         self.epoch = epoch
 
     def __len__(self) -> int:

@@ -57,6 +57,30 @@ def shard_spans(
     return spans
 
 
+def check_batching(batch_size: int, rank: int, world_size: int) -> None:
+    """One-line errors for a batch size, rank or world size that no loader can use.
+
+    Example:
+        >>> try:
+        ...     check_batching(0, 0, 1)
+        ... except ValueError as e:
+        ...     print(e)
+        batch_size: expected a positive integer, got 0
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size: expected a positive integer, got {world_size!r}")
+    if not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank: expected an integer in 0..{world_size - 1}, got {rank!r}")
+
+
+def check_epoch(epoch: int) -> None:
+    """One-line error for an epoch index that is not an integer >= 0."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"epoch: expected an integer >= 0, got {epoch!r}")
+
+
 class BatchLoader:
     """Iterate over an in-memory :class:`ArrayDataset` in augmented, normalized batches.
 
@@ -108,12 +132,7 @@ class BatchLoader:
         channels_last: bool = True,
         device: str | torch.device = "cpu",
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size: expected a positive integer, got {world_size!r}")
-        if not isinstance(rank, int) or not 0 <= rank < world_size:
-            raise ValueError(f"rank: expected an integer in 0..{world_size - 1}, got {rank!r}")
+        check_batching(batch_size, rank, world_size)
         c = dataset.x.shape[1]
         for field, vals in (("mean", mean), ("std", std)):
             if len(vals) not in (1, c):
@@ -150,8 +169,7 @@ class BatchLoader:
             >>> loader.set_epoch(3); loader.epoch
             3
         """
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch: expected an integer >= 0, got {epoch!r}")
+        check_epoch(epoch)
         self.epoch = epoch
 
     def __len__(self) -> int:
