@@ -61,7 +61,7 @@ from slimkit.data.boxes import (
     xywh_to_xyxy,
 )
 from slimkit.data.dataset import DatasetSplits
-from slimkit.data.loader import check_batching, check_epoch, epoch_generator, shard_spans
+from slimkit.data.loader import ShardedLoader
 from slimkit.data.registry import register_dataset
 
 __all__ = [
@@ -203,36 +203,9 @@ class CocoDataset:
         shift = torch.tensor([lb.pad_x, lb.pad_y, lb.pad_x, lb.pad_y], dtype=boxes.dtype)
         return (boxes - shift.to(boxes.device)) / lb.scale
 
-    def loader(
-        self,
-        batch_size: int,
-        *,
-        shuffle: bool,
-        augment: Any = None,
-        mean: Sequence[float],
-        std: Sequence[float],
-        seed: int = 0,
-        rank: int = 0,
-        world_size: int = 1,
-        drop_last: bool = False,
-        channels_last: bool = True,
-        device: str | torch.device = "cpu",
-    ) -> CocoLoader:
-        """Batches of this dataset; see :class:`CocoLoader` for the arguments."""
-        return CocoLoader(
-            self,
-            batch_size,
-            shuffle=shuffle,
-            augment=augment,
-            mean=mean,
-            std=std,
-            seed=seed,
-            rank=rank,
-            world_size=world_size,
-            drop_last=drop_last,
-            channels_last=channels_last,
-            device=device,
-        )
+    def loader(self, batch_size: int, **options: Any) -> CocoLoader:
+        """Batches of this dataset; see :class:`CocoLoader` for the options."""
+        return CocoLoader(self, batch_size, **options)
 
 
 def _augment_settings(augment: Any) -> tuple[bool, int]:
@@ -246,7 +219,7 @@ def _augment_settings(augment: Any) -> tuple[bool, int]:
     return hflip, shift
 
 
-class CocoLoader:
+class CocoLoader(ShardedLoader):
     """Shuffled, sharded, augmented and normalized batches of a :class:`CocoDataset`.
 
     Yields ``(x, targets)``: ``x`` float32 ``(B, 3, S, S)`` normalized with ``mean``/``std``;
@@ -301,38 +274,26 @@ class CocoLoader:
         channels_last: bool = True,
         device: str | torch.device = "cpu",
     ) -> None:
-        check_batching(batch_size, rank, world_size)
-        if any(float(s) <= 0 for s in std):
-            raise ValueError(f"std: every value must be > 0, got {list(std)}")
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
+        super().__init__(
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            mean=mean,
+            std=std,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            drop_last=drop_last,
+            channels_last=channels_last,
+            device=device,
+        )
         self.hflip, self.max_shift = _augment_settings(augment)
         self.max_shift = min(self.max_shift, dataset.image_size - 1)
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
-        self.seed = int(seed)
-        self.rank = rank
-        self.world_size = world_size
-        self.drop_last = drop_last
-        self.channels_last = channels_last
-        self.device = torch.device(device)
-        self.epoch = 0
-        self._spans = shard_spans(len(dataset), batch_size, rank, world_size, drop_last)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose permutation and augmentation the next iteration uses."""
-        check_epoch(epoch)
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self._spans)
 
     def _draw(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Permutation ``(N,)``, flips ``(N,)`` bool and shifts ``(N, 2)`` of this epoch."""
         n = len(self.dataset)
-        gen = epoch_generator(self.seed, self.epoch)
-        perm = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        gen, perm = self._permutation()
         flips = torch.randint(0, 2, (n,), generator=gen).bool() if self.hflip else None
         shifts = None
         if self.max_shift > 0:

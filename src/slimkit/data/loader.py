@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -81,7 +82,62 @@ def check_epoch(epoch: int) -> None:
         raise ValueError(f"epoch: expected an integer >= 0, got {epoch!r}")
 
 
-class BatchLoader:
+class ShardedLoader:
+    """What every slimkit loader shares: arguments, this rank's spans and the epoch's permutation.
+
+    Subclasses draw their augmentation from the generator :meth:`_permutation` returns, after
+    the permutation, so a sample is augmented identically whatever rank or batch it lands in.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        mean: Sequence[float],
+        std: Sequence[float],
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+        channels_last: bool = True,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        check_batching(batch_size, rank, world_size)
+        if any(float(s) <= 0 for s in std):
+            raise ValueError(f"std: every value must be > 0, got {list(std)}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.seed = int(seed)
+        self.rank = rank
+        self.world_size = world_size
+        self.drop_last = drop_last
+        self.channels_last = channels_last
+        self.device = torch.device(device)
+        self.epoch = 0
+        self._spans = shard_spans(len(dataset), batch_size, rank, world_size, drop_last)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose permutation and augmentation the next iteration uses."""
+        check_epoch(epoch)
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def _permutation(self) -> tuple[torch.Generator, torch.Tensor]:
+        """The epoch's generator and sample order ``(N,)`` (identity when not shuffling)."""
+        n = len(self.dataset)
+        gen = epoch_generator(self.seed, self.epoch)
+        perm = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        return gen, perm
+
+
+class BatchLoader(ShardedLoader):
     """Iterate over an in-memory :class:`ArrayDataset` in augmented, normalized batches.
 
     All randomness of epoch ``e`` comes from one CPU generator seeded with
@@ -132,31 +188,28 @@ class BatchLoader:
         channels_last: bool = True,
         device: str | torch.device = "cpu",
     ) -> None:
-        check_batching(batch_size, rank, world_size)
         c = dataset.x.shape[1]
         for field, vals in (("mean", mean), ("std", std)):
             if len(vals) not in (1, c):
                 raise ValueError(
                     f"{field}: expected {c} values (one per channel), got {list(vals)}"
                 )
-        if any(float(s) <= 0 for s in std):
-            raise ValueError(f"std: every value must be > 0, got {list(std)}")
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
+        super().__init__(
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            mean=mean,
+            std=std,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            drop_last=drop_last,
+            channels_last=channels_last,
+            device=device,
+        )
         self.augment = augment if augment is not None and augment.active else None
-        self.mean = tuple(float(m) for m in mean)
-        self.std = tuple(float(s) for s in std)
-        self.seed = int(seed)
-        self.rank = rank
-        self.world_size = world_size
-        self.drop_last = drop_last
-        self.channels_last = channels_last
-        self.device = torch.device(device)
-        self.epoch = 0
         self._x = dataset.x.to(self.device)
         self._y = dataset.y.to(self.device)
-        self._spans = shard_spans(len(dataset), batch_size, rank, world_size, drop_last)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose permutation and augmentation the next iteration uses.
@@ -169,17 +222,12 @@ class BatchLoader:
             >>> loader.set_epoch(3); loader.epoch
             3
         """
-        check_epoch(epoch)
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self._spans)
+        super().set_epoch(epoch)
 
     def _draw(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Permutation, crop offsets ``(N, 2)`` and flips ``(N,)`` of the current epoch."""
         n = len(self.dataset)
-        gen = epoch_generator(self.seed, self.epoch)
-        perm = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        gen, perm = self._permutation()
         offsets = flips = None
         if self.augment is not None:
             p = self.augment.crop_padding
@@ -211,20 +259,7 @@ class BatchLoader:
             yield x, self._y.index_select(0, idx)
 
 
-def make_loader(
-    dataset: object,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    augment: object | None,
-    mean: Sequence[float],
-    std: Sequence[float],
-    seed: int = 0,
-    rank: int = 0,
-    world_size: int = 1,
-    drop_last: bool = False,
-    channels_last: bool = True,
-) -> object:
+def make_loader(dataset: Any, batch_size: int, **options: Any) -> Any:
     """Batches of any split: the dataset's own ``loader(...)`` when it has one (detection and
     segmentation sets collate boxes and masks), else a :class:`BatchLoader`.
 
@@ -235,18 +270,7 @@ def make_loader(
         >>> len(make_loader(ds, 2, shuffle=False, augment=None, mean=[0], std=[1]))
         2
     """
-    options = dict(
-        shuffle=shuffle,
-        augment=augment,
-        mean=mean,
-        std=std,
-        seed=seed,
-        rank=rank,
-        world_size=world_size,
-        drop_last=drop_last,
-        channels_last=channels_last,
-    )
     own = getattr(dataset, "loader", None)
     if callable(own):
         return own(batch_size, **options)
-    return BatchLoader(dataset, batch_size, **options)  # type: ignore[arg-type]
+    return BatchLoader(dataset, batch_size, **options)
