@@ -120,19 +120,95 @@ def load_artifact(path: str | Path) -> SlimModel:
         raise ArtifactError(f"{path}: not a slimkit artifact ({first})") from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
         raise ArtifactError(f"{path}: not a slimkit artifact (expected format {ARTIFACT_FORMAT})")
-    builder = data["builder"]
-    module = build_model(
-        builder["name"],
-        num_classes=builder["num_classes"],
-        in_channels=builder["in_channels"],
-        **builder["kwargs"],
-    )
-    handle = SlimModel(module=module, builder=builder, meta=dict(data["meta"]))
-    for edit in data["edits"]:
-        handle.apply_edit(edit["kind"], **edit["params"])
+    builder, edits, meta = _checked_parts(data, path)
+    try:
+        module = build_model(
+            builder["name"],
+            num_classes=builder["num_classes"],
+            in_channels=builder["in_channels"],
+            **builder["kwargs"],
+        )
+    except Exception as exc:  # noqa: BLE001  (any failure means the builder section is bad)
+        raise ArtifactError(f"{path}: builder {builder['name']!r}: {_first_line(exc)}") from None
+    handle = SlimModel(module=module, builder=builder, meta=meta)
+    for index, edit in enumerate(edits):
+        try:
+            handle.apply_edit(edit["kind"], **edit["params"])
+        except Exception as exc:  # noqa: BLE001  (a damaged or foreign edit record)
+            raise ArtifactError(
+                f"{path}: edits[{index}] ({edit['kind']}) cannot be replayed: {_first_line(exc)}"
+            ) from None
     try:
         handle.module.load_state_dict(data["state_dict"])
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ArtifactError(f"{path}: weights do not fit the rebuilt model ({first})") from None
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise ArtifactError(
+            f"{path}: weights do not fit the rebuilt model ({_first_line(exc)})"
+        ) from None
     return handle
+
+
+MAX_INPUT_ELEMENTS = 2**26  # one input image of at most 64 M values (256 MB in float32)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _checked_parts(
+    data: dict[str, Any], path: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """The builder, edits and meta sections, checked for the types and ranges loading needs."""
+
+    def bad(field: str, what: str, value: Any) -> ArtifactError:
+        return ArtifactError(f"{path}: {field}: expected {what}, got {repr(value)[:80]}")
+
+    builder = data.get("builder")
+    if not isinstance(builder, dict):
+        raise bad("builder", "a mapping", builder)
+    if not isinstance(builder.get("name"), str) or not builder["name"]:
+        raise bad("builder.name", "a model name", builder.get("name"))
+    for key in ("num_classes", "in_channels"):
+        value = builder.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+            raise bad(f"builder.{key}", "an integer in 1..1000000", value)
+    if not isinstance(builder.get("kwargs", {}), dict):
+        raise bad("builder.kwargs", "a mapping", builder.get("kwargs"))
+    builder.setdefault("kwargs", {})
+    edits = data.get("edits", [])
+    if not isinstance(edits, list):
+        raise bad("edits", "a list", edits)
+    for i, edit in enumerate(edits):
+        if not isinstance(edit, dict) or not isinstance(edit.get("kind"), str):
+            raise bad(f"edits[{i}]", "a mapping with a 'kind'", edit)
+        if edit["kind"] not in EDITS:
+            raise ArtifactError(
+                f"{path}: edits[{i}].kind: unknown edit {edit['kind']!r} "
+                f"(known: {', '.join(sorted(EDITS.names()))})"
+            )
+        if not isinstance(edit.get("params", {}), dict):
+            raise bad(f"edits[{i}].params", "a mapping", edit.get("params"))
+        edit.setdefault("params", {})
+    meta = data.get("meta")
+    if not isinstance(meta, dict):
+        raise bad("meta", "a mapping", meta)
+    size = meta.get("input_size")
+    if (
+        not isinstance(size, list | tuple)
+        or len(size) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
+    ):
+        raise bad("meta.input_size", "[C, H, W] of positive integers", size)
+    if size[0] * size[1] * size[2] > MAX_INPUT_ELEMENTS:
+        raise ArtifactError(
+            f"{path}: meta.input_size: {list(size)} is {size[0] * size[1] * size[2]:,} values per "
+            f"image, more than the {MAX_INPUT_ELEMENTS:,} slimkit accepts"
+        )
+    if size[0] != builder["in_channels"]:
+        raise ArtifactError(
+            f"{path}: meta.input_size has {size[0]} channels but builder.in_channels is "
+            f"{builder['in_channels']}"
+        )
+    if not isinstance(data.get("state_dict"), dict):
+        raise bad("state_dict", "a mapping of tensors", type(data.get("state_dict")).__name__)
+    return builder, edits, dict(meta)

@@ -9,8 +9,10 @@ Commands::
     slimkit measure ARTIFACT [--batch-sizes 1 32] [--threads N] [--json]
     slimkit report RUN_DIR
 
-User mistakes print one line ``slimkit: error: ...`` and exit with status 2 (no traceback; set
-``SLIMKIT_DEBUG=1`` to see one). A diverged training run exits with status 1.
+Every failure prints one line and no traceback (set ``SLIMKIT_DEBUG=1`` to see one). Exit
+status: 1 training diverged; 2 a mistake in the input (recipe, override, file, artifact,
+checkpoint, run directory) or an operating-system error such as a full disk; 3 an unexpected
+error (a slimkit bug: please report it with the ``SLIMKIT_DEBUG=1`` traceback); 130 interrupted.
 
 Example:
     >>> main(["validate", "recipes/quickstart.yaml"])  # doctest: +SKIP
@@ -74,6 +76,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.out:
         raise ValueError("--resume needs --out DIR (the run directory to continue)")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out: {args.out} is a file; give a directory")
+    if args.resume and not os.path.isdir(args.out):
+        raise ValueError(f"--resume: run directory {args.out} does not exist")
     recipe = load_recipe(args.recipe, args.overrides)
     command = "slimkit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_recipe(
@@ -116,7 +122,15 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from slimkit.artifacts import load_artifact
     from slimkit.measure import export_onnx
+    from slimkit.measure.opsets import exporter_opsets
 
+    if os.path.isdir(args.onnx):
+        raise ValueError(f"--onnx: {args.onnx} is a directory; give a file path, e.g. model.onnx")
+    low, high = exporter_opsets()
+    if not low <= args.opset <= high:
+        raise ValueError(
+            f"--opset: the installed exporter writes opsets {low}..{high}, got {args.opset}"
+        )
     handle = load_artifact(args.artifact)
     result = export_onnx(handle.module, args.onnx, handle.input_size, opset=args.opset)
     print(
@@ -129,6 +143,12 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     from slimkit.artifacts import load_artifact
     from slimkit.measure import measure_model
 
+    if any(b < 1 for b in args.batch_sizes):
+        raise ValueError(f"--batch-sizes: every batch size must be >= 1, got {args.batch_sizes}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads: expected >= 1, got {args.threads}")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats: expected >= 1, got {args.repeats}")
     handle = load_artifact(args.artifact)
     threads = args.threads or os.cpu_count() or 1
     result = measure_model(
@@ -179,21 +199,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return _COMMANDS[args.command](args)
-    except RuntimeError as exc:
-        # TrainingDiverged; looked up, not imported: `validate` and `--help` must not load torch
-        loop = sys.modules.get("slimkit.engine.loop")
-        if loop is None or not isinstance(exc, loop.TrainingDiverged):
-            raise
+    except Exception as exc:  # noqa: BLE001  (the one error path of the command line)
         if os.environ.get("SLIMKIT_DEBUG"):
             raise
-        print(f"slimkit: error: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError, KeyboardInterrupt) as exc:
+        return _report_error(exc)
+    except KeyboardInterrupt:
         if os.environ.get("SLIMKIT_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"slimkit: error: {message}", file=sys.stderr)
-        return 2
+        print("slimkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+EXIT_DIVERGED = 1
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _report_error(exc: Exception) -> int:
+    """Print one line for ``exc`` and return the exit status.
+
+    Diverged training exits 1; a bad recipe, file, artifact, checkpoint or run directory (a
+    ``ValueError``) or an operating-system error (``OSError``, with the file it names) exits 2;
+    anything else is a slimkit bug: one line, a pointer to ``SLIMKIT_DEBUG=1``, exit 3.
+    """
+    # looked up, not imported: `validate` and `--help` must not load torch
+    loop = sys.modules.get("slimkit.engine.loop")
+    if loop is not None and isinstance(exc, loop.TrainingDiverged):
+        print(f"slimkit: error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_DIVERGED
+    if isinstance(exc, ValueError):
+        print(f"slimkit: error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        reason = exc.strerror or _first_line(exc)
+        print(f"slimkit: error: {where}{reason}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(
+        f"slimkit: internal error: {type(exc).__name__}: {_first_line(exc)[:300]} "
+        "(run with SLIMKIT_DEBUG=1 for the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

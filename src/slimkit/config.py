@@ -35,9 +35,18 @@ class ConfigError(ValueError):
 class Config(BaseModel):
     """Base class of every recipe section: strict keys, validated assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    # no NaN or infinity in any float field: no setting of a recipe means "infinitely many"
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False
+    )
     # field name -> (registry of entries with a ``config`` attribute, discriminating key)
     dispatch: ClassVar[dict[str, tuple[Registry[Any], str]]] = {}
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (error messages stay one short line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _join(path: str, key: str | int) -> str:
@@ -84,12 +93,14 @@ def validate_config(cls: type[Config], data: Any, path: str = "") -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
+        raise ConfigError(
+            f"{where}: expected a mapping, got {type(data).__name__} {short_repr(data)}"
+        )
     allowed = list(cls.model_fields)
     for key in data:
         if key not in allowed:
             raise ConfigError(
-                f"{where}: unknown key '{key}'{suggest(str(key), allowed)} "
+                f"{where}: unknown key {short_repr(key, 40)}{suggest(str(key), allowed)} "
                 f"(allowed: {', '.join(allowed)})"
             )
     values = dict(data)
@@ -126,13 +137,15 @@ def validate_config(cls: type[Config], data: Any, path: str = "") -> Config:
 
 def _as_list(value: Any, path: str) -> list[Any]:
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: expected a list, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{path}: expected a list, got {type(value).__name__} {short_repr(value)}"
+        )
     return value
 
 
 def _validate_dispatched(registry: Registry[Any], key: str, item: Any, path: str) -> Config:
     if not isinstance(item, dict) or key not in item:
-        raise ConfigError(f"{path}: expected a mapping with a '{key}' key, got {item!r}")
+        raise ConfigError(f"{path}: expected a mapping with a '{key}' key, got {short_repr(item)}")
     try:
         entry = registry.get(str(item[key]))
     except ValueError as exc:
@@ -149,4 +162,4 @@ def _one_line(exc: ValidationError, path: str) -> str:
     more = f" (+{exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""
     if not err["loc"]:  # a check across fields: the input is the whole section
         return f"{where or 'recipe'}: {msg}{more}"
-    return f"{where or 'recipe'}: {msg}, got {err.get('input')!r}{more}"
+    return f"{where or 'recipe'}: {msg}, got {short_repr(err.get('input'))}{more}"

@@ -20,7 +20,9 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import inspect
+import itertools
 import json
 import math
 import os
@@ -37,27 +39,35 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed
-import yaml
 
 from slimkit import __version__
-from slimkit.artifacts import SlimModel, load_artifact, save_artifact
+from slimkit.artifacts import ArtifactError, SlimModel, load_artifact, save_artifact
+from slimkit.config import short_repr
 from slimkit.contexts import FinalFigures
 from slimkit.data.dataset import DatasetSplits
 from slimkit.data.loader import make_loader
 from slimkit.data.registry import load_dataset
 from slimkit.data.split import carve_val
-from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from slimkit.engine.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+)
 from slimkit.engine.distributed import DistInfo, barrier, init_distributed, shutdown
 from slimkit.engine.evaluate import EvalResult, evaluate
 from slimkit.engine.memory_format import channels_last_hazard
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.progress import ProgressBars
+from slimkit.fileio import atomic_write_text
 from slimkit.measure import count_macs, count_params
 from slimkit.models import load_weights
 from slimkit.recipes import Recipe, save_recipe
 from slimkit.registry import DATASETS, STAGES, TASKS
 from slimkit.report import write_report
 from slimkit.tasks.base import Task
+from slimkit.yaml_strict import YamlError, load_yaml
 
 
 class RunDirError(ValueError):
@@ -86,6 +96,7 @@ class RunContext:
     final: FinalFigures = field(default_factory=FinalFigures)
     initial: dict[str, Any] = field(default_factory=dict)
     warnings_shown: set[str] = field(default_factory=set)
+    rerun_from: int | None = None  # resume: first stage whose settings changed since the start
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -130,7 +141,7 @@ class RunContext:
                 seed=self.recipe.seed + seed_offset,
                 rank=self.dist.rank,
                 world_size=self.dist.world_size,
-                drop_last=True,
+                drop_last=cfg.drop_last,
                 channels_last=self.channels_last,
             )
         dataset = {"val": self.data.val, "test": self.data.test, "train_eval": self.data.train}
@@ -192,51 +203,147 @@ def seed_everything(seed: int) -> None:
 
 
 def default_run_dir(recipe: Recipe) -> Path:
-    """``runs/NAME-YYYYmmdd-HHMMSS`` under the current directory."""
+    """``runs/NAME-YYYYmmdd-HHMMSS`` under the current directory (before uniquifying)."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{recipe.name}-{stamp}"
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool, dist: DistInfo) -> None:
-    if dist.is_main:
-        if run_dir.exists() and any(run_dir.iterdir()) and not resume:
-            raise RunDirError(
-                f"run directory {run_dir} is not empty; pass --resume to continue it "
-                "or --out NEW_DIR to start afresh"
-            )
-        if resume and run_dir.exists() and not (run_dir / "recipe.yaml").is_file():
+RUN_MARKER = ".slimkit-run"
+
+
+def create_unique_dir(base: Path) -> Path:
+    """Create and return a new directory ``base``, or ``base-2``, ``base-3``... if taken.
+
+    ``mkdir`` either creates the directory or fails, so two processes started in the same
+    second never get the same one.
+    """
+    for n in itertools.count(1):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
+
+
+def _claim(run_dir: Path) -> None:
+    """Mark ``run_dir`` as this run's (fails if another run marked it first)."""
+    try:
+        fd = os.open(run_dir / RUN_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise RunDirError(
+            f"run directory {run_dir} is already used by another run; pass --out NEW_DIR"
+        ) from None
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{os.getpid()} {socket.gethostname()}\n")
+
+
+def _prepare_run_dir(run_dir: Path | None, recipe: Recipe, resume: bool, dist: DistInfo) -> Path:
+    """The run directory, created (new runs) or checked (``resume``) on rank 0."""
+    if not dist.is_main:
+        assert run_dir is not None
+        return run_dir
+    if run_dir is None:
+        run_dir = create_unique_dir(default_run_dir(recipe))
+        _claim(run_dir)
+        return run_dir
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"run directory {run_dir} is a file; give a directory")
+    if resume:
+        if not run_dir.is_dir():
+            raise RunDirError(f"--resume: run directory {run_dir} does not exist")
+        if not (run_dir / "recipe.yaml").is_file():
             raise RunDirError(
                 f"--resume: {run_dir} has no recipe.yaml; it is not a slimkit run directory"
             )
-        run_dir.mkdir(parents=True, exist_ok=True)
-    barrier(dist)
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunDirError(
+            f"run directory {run_dir} is not empty; pass --resume to continue it "
+            "or --out NEW_DIR to start afresh"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _claim(run_dir)
+    return run_dir
 
 
-def _check_same_recipe(saved: Any, given: Any, path: Path, where: str = "") -> None:
-    """A resumed run must use the recipe it started with (same file, same overrides)."""
+# recipe keys a resumed run may change without rerunning anything (besides ``stages``)
+RESUME_MAY_CHANGE = ("description", "runtime.quiet", "runtime.log_every", "runtime.loggers")
+
+
+def _first_difference(saved: Any, given: Any, where: str = "") -> str | None:
+    """``"key: old -> new"`` for the first leaf where two recipe dicts differ, else ``None``."""
     if isinstance(saved, dict) and isinstance(given, dict):
         for key in sorted(set(saved) | set(given), key=str):
             sub = f"{where}.{key}" if where else str(key)
-            _check_same_recipe(saved.get(key), given.get(key), path, sub)
-    elif isinstance(saved, list) and isinstance(given, list) and len(saved) == len(given):
+            found = _first_difference(saved.get(key), given.get(key), sub)
+            if found:
+                return found
+        return None
+    if isinstance(saved, list) and isinstance(given, list) and len(saved) == len(given):
         for i, (a, b) in enumerate(zip(saved, given, strict=True)):
-            _check_same_recipe(a, b, path, f"{where}[{i}]")
-    elif saved != given:
+            found = _first_difference(a, b, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if saved != given:
+        return f"{where or 'recipe'}: {short_repr(saved, 40)} -> {short_repr(given, 40)}"
+    return None
+
+
+def _without(recipe: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    out = copy.deepcopy(recipe)
+    for key in keys:
+        node = out
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
+
+
+def first_changed_stage(saved: dict[str, Any], given: dict[str, Any], path: Path) -> int | None:
+    """Index of the first stage whose settings differ between the recipe a run started with
+    and the one it is resumed with (``None``: same stages).
+
+    Raises:
+        RunDirError: anything outside ``stages`` differs (model, data, task, seed, runtime...),
+            except the keys in :data:`RESUME_MAY_CHANGE`.
+    """
+    ignored = (*RESUME_MAY_CHANGE, "stages")
+    changed = _first_difference(_without(saved, ignored), _without(given, ignored))
+    if changed:
         raise RunDirError(
-            f"--resume: {where or 'recipe'} is {given!r} but the run started with {saved!r} "
-            f"({path}); resume with the same recipe and overrides"
+            f"--resume: {changed} differs from the run's recipe ({path}); only stages and "
+            f"{', '.join(RESUME_MAY_CHANGE)} may change on resume"
         )
+    old, new = saved.get("stages") or [], given.get("stages") or []
+    for index, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a != b:
+            return index
+    return None if len(old) == len(new) else min(len(old), len(new))
 
 
 def _load_state(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "state.json"
-    return json.loads(path.read_text()) if path.is_file() else {"completed": []}
+    if not path.is_file():
+        return {"completed": []}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunDirError(
+            f"--resume: {path} is damaged ({str(exc).splitlines()[0][:80]}); "
+            "delete it to rerun every stage, or start a new run"
+        ) from None
+    if not isinstance(state, dict) or not isinstance(state.get("completed"), list):
+        raise RunDirError(f"--resume: {path} is not a slimkit run state; start a new run")
+    return state
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 def run_recipe(
@@ -312,19 +419,57 @@ def load_data(recipe: Recipe) -> DatasetSplits:
         )
     elif cfg.val_source == "test":
         data.val = data.test
-    if len(data.train) < cfg.batch_size:
+    if len(data.train) == 0:
+        raise ValueError(f"data: the training split of {data.name!r} is empty")
+    if len(data.train) < cfg.batch_size and cfg.drop_last:
         raise ValueError(
             f"data.batch_size: {cfg.batch_size} is larger than the training set "
-            f"({len(data.train)} samples): an epoch would have no step"
+            f"({len(data.train)} samples): an epoch would have no step "
+            "(lower it, or set data.drop_last: false)"
         )
     if len(data.test) == 0:
         raise ValueError(f"data: the test split of {data.name!r} is empty")
+    if data.val is not None and len(data.val) == 0:
+        raise ValueError(f"data: the validation split of {data.name!r} is empty")
     return data
 
 
 def build_task(recipe: Recipe) -> Task:
     """The recipe's task object (``task.name`` from the task registry)."""
     return TASKS.get(recipe.task.name).build(recipe.task)
+
+
+def _open_run_dir(
+    recipe: Recipe, run_dir: Path | None, resume: bool, dist: DistInfo
+) -> tuple[Path, int | None]:
+    """Create or check the run directory on rank 0 (every rank gets its path or its error) and
+    save the recipe; on resume, the index of the first stage whose settings changed."""
+    outcome: list[Any] = [None, None, None]  # path, first changed stage, error message
+    if dist.is_main:
+        try:
+            path = _prepare_run_dir(run_dir, recipe, resume, dist)
+            saved = path / "recipe.yaml"
+            rerun_from = None
+            if resume:
+                try:
+                    before = load_yaml(saved.read_bytes(), source=str(saved))
+                except YamlError as exc:
+                    raise RunDirError(f"--resume: {exc}") from None
+                if not isinstance(before, dict):
+                    raise RunDirError(f"--resume: {saved} is not a recipe")
+                rerun_from = first_changed_stage(before, recipe.to_dict(), saved)
+            if not resume or rerun_from is not None or before != recipe.to_dict():
+                save_recipe(recipe, saved)
+            outcome = [str(path), rerun_from, None]
+        except (ValueError, OSError) as exc:
+            if not dist.enabled:
+                raise
+            outcome = [None, None, str(exc)]
+    if dist.enabled:
+        torch.distributed.broadcast_object_list(outcome, src=0)
+    if outcome[2] is not None:
+        raise RunDirError(outcome[2])
+    return Path(outcome[0]), outcome[1]
 
 
 def build_run(
@@ -340,33 +485,28 @@ def build_run(
     """Prepare the run directory, data, task and model; restore a resumed run's last model."""
     quiet = recipe.runtime.quiet if quiet is None else quiet
     say_main = _say(echo, dist)
-    if run_dir is None:
-        chosen = [str(default_run_dir(recipe))]
-        if dist.enabled:
-            torch.distributed.broadcast_object_list(chosen, src=0)
-        run_dir = chosen[0]
-    run_dir = Path(run_dir)
-    _prepare_run_dir(run_dir, resume, dist)
-    saved = run_dir / "recipe.yaml"
-    if resume and saved.is_file():
-        _check_same_recipe(yaml.safe_load(saved.read_text()), recipe.to_dict(), saved)
-    elif dist.is_main:
-        save_recipe(recipe, saved)
+    run_dir, rerun_from = _open_run_dir(
+        recipe, Path(run_dir) if run_dir is not None else None, resume, dist
+    )
     seed_everything(recipe.seed)
 
     data = load_data(recipe)
     task = build_task(recipe)
-    handle = SlimModel.build(
-        recipe.model.name,
-        num_classes=task.num_outputs(data),
-        input_size=data.input_size,
-        kwargs=recipe.model.kwargs,
-        meta={
-            "dataset": data.name,
-            "classes": getattr(data.train, "classes", None),
-            "task": recipe.task.name,
-        },
-    )
+    try:
+        handle = SlimModel.build(
+            recipe.model.name,
+            num_classes=task.num_outputs(data),
+            input_size=data.input_size,
+            kwargs=recipe.model.kwargs,
+            meta={
+                "dataset": data.name,
+                "classes": getattr(data.train, "classes", None),
+                "task": recipe.task.name,
+            },
+        )
+    except TypeError as exc:  # an argument the builder does not take, or of the wrong type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "bad arguments"
+        raise ValueError(f"model.kwargs: {recipe.model.name}: {first}") from None
     if recipe.model.weights:
         load_weights(handle.module, recipe.model.weights)
         handle.meta["weights"] = recipe.model.weights
@@ -385,6 +525,7 @@ def build_run(
         ),
         echo=say_main,
         resume=resume,
+        rerun_from=rerun_from,
     )
     mean, std = ctx.normalization
     handle.meta.update({"mean": list(mean), "std": list(std)})
@@ -406,20 +547,9 @@ def build_run(
 def run_stages(ctx: RunContext) -> list[dict[str, Any]]:
     """Run the stages not yet finished (all of them, unless resuming); return every record."""
     state = _load_state(ctx.run_dir) if ctx.resume else {"completed": []}
+    if ctx.resume:
+        _restore_completed(ctx, state)
     records: list[dict[str, Any]] = [c["record"] for c in state["completed"]]
-    if records:
-        last = state["completed"][-1]
-        meta = ctx.model.meta
-        ctx.model = load_artifact(ctx.path(last["artifact"]))
-        ctx.model.meta.update(meta)
-        set_rng_state(load_checkpoint(ctx.path(last["rng"]))["rng"])
-        if "final" not in last:
-            raise RunDirError(
-                f"--resume: {ctx.run_dir} was written by an older slimkit (state.json has no "
-                "'final' figures); start a new run"
-            )
-        ctx.final = FinalFigures(**last["final"])
-        ctx.echo(f"resuming {ctx.run_dir} after stage {len(records) - 1} ({records[-1]['kind']})")
     _to_device(ctx)
     recipe = ctx.recipe
     for index in range(len(records), len(recipe.stages)):
@@ -435,6 +565,49 @@ def run_stages(ctx: RunContext) -> list[dict[str, Any]]:
         _to_device(ctx)
         _finish_stage(ctx, state, index, record)
     return records
+
+
+def _restore_completed(ctx: RunContext, state: dict[str, Any]) -> None:
+    """Resume: drop finished stages that changed since the start or whose saved model or RNG
+    state is damaged (each said in one line), then load the last good stage's model."""
+    completed = state["completed"]
+    if ctx.rerun_from is not None:
+        index = ctx.rerun_from
+        changed = ctx.recipe.stages[index].kind if index < len(ctx.recipe.stages) else "removed"
+        ctx.echo(f"stage {index} ({changed}) changed since the run started: rerunning from it")
+        del completed[index:]
+        if ctx.dist.is_main:  # a changed stage must not continue from its old checkpoint
+            for checkpoint in ctx.path("checkpoints").glob("stage*.pt"):
+                number = checkpoint.name.removeprefix("stage").split(".")[0]
+                if number.isdigit() and int(number) >= index:
+                    checkpoint.unlink(missing_ok=True)
+        barrier(ctx.dist)
+    while completed:
+        last = completed[-1]
+        if not isinstance(last, dict) or "final" not in last or "artifact" not in last:
+            raise RunDirError(
+                f"--resume: {ctx.path('state.json')} was written by an older slimkit "
+                "(no 'final' figures); start a new run"
+            )
+        try:
+            model = load_artifact(ctx.path(last["artifact"]))
+            rng = load_checkpoint(ctx.path(last["rng"]))["rng"]
+        except (ArtifactError, CheckpointError, KeyError) as exc:
+            ctx.echo(
+                f"--resume: the saved state of stage {len(completed) - 1} is damaged "
+                f"({str(exc)[:160]}); rerunning that stage"
+            )
+            completed.pop()
+            continue
+        model.meta.update(ctx.model.meta)
+        ctx.model = model
+        set_rng_state(rng)
+        ctx.final = FinalFigures(**last["final"])
+        ctx.echo(
+            f"resuming {ctx.run_dir} after stage {len(completed) - 1} ({last['record']['kind']})"
+        )
+        return
+    ctx.echo(f"resuming {ctx.run_dir} from stage 0")
 
 
 def finish_run(

@@ -27,13 +27,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, SerializeAsAny, field_validator
 
-from slimkit.config import Config, ConfigError, validate_config
+from slimkit.config import Config, ConfigError, short_repr, validate_config
 from slimkit.data.config import AugmentConfig, DataConfig
 from slimkit.engine.trackers import check_loggers
+from slimkit.fileio import atomic_write_text
 from slimkit.models.config import ModelConfig
 from slimkit.registry import STAGES, TASKS, suggest
 from slimkit.stages.config import StageConfig
 from slimkit.tasks.config import ClassificationTaskConfig, TaskConfig
+from slimkit.yaml_strict import YamlError, load_yaml
 
 __all__ = [
     "AugmentConfig",
@@ -77,7 +79,9 @@ class Recipe(Config):
 
     name: str = "run"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(
+        0, ge=0, lt=2**63, description="seeds torch, NumPy and Python (0 <= seed < 2**63)"
+    )
     model: ModelConfig
     task: SerializeAsAny[TaskConfig] = Field(default_factory=ClassificationTaskConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -103,14 +107,16 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"recipe file not found: {path}")
+        what = "is a directory, not a recipe file" if path.is_dir() else "not found"
+        raise ConfigError(f"recipe file {what}: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the recipe ({exc.strerror or exc})") from None
+    try:
+        raw = load_yaml(data, source=str(path))
+    except YamlError as exc:
+        raise ConfigError(str(exc)) from None
     return recipe_from_dict(raw, overrides)
 
 
@@ -128,21 +134,28 @@ def recipe_from_dict(raw: Any, overrides: list[str] | None = None) -> Recipe:
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
     """Apply one ``dotted.key=value`` override to a raw recipe mapping in place."""
+    shown = item if len(item) <= 80 else item[:77] + "..."
     key, sep, text = item.partition("=")
     if not sep or not key:
-        raise ConfigError(f"override '{item}': expected KEY=VALUE, e.g. train.epochs=1")
+        raise ConfigError(f"override '{shown}': expected KEY=VALUE, e.g. train.epochs=1")
     try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
+        value = load_yaml(text, source=f"override '{shown}'") if text else ""
+    except YamlError as exc:
+        if "invalid YAML" not in str(exc):
+            raise ConfigError(str(exc)) from None
         value = text
     parts = key.split(".")
     head, rest = parts[0], parts[1:]
     stages = raw.get("stages") or []
+    if not isinstance(stages, list):
+        raise ConfigError(
+            f"stages: expected a list, got {type(stages).__name__} {short_repr(stages)}"
+        )
     if head in Recipe.model_fields:
         if head == "stages" and rest and rest[0].isdigit():
             index = int(rest[0])
             if index >= len(stages):
-                raise ConfigError(f"override '{item}': the recipe has {len(stages)} stages")
+                raise ConfigError(f"override '{shown}': the recipe has {len(stages)} stages")
             targets, rest = [stages[index]], rest[1:]
         else:
             targets, rest = [raw], parts
@@ -152,39 +165,43 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             kinds = sorted({str(s.get("kind")) for s in stages if isinstance(s, dict)})
             choices = list(Recipe.model_fields) + kinds
             raise ConfigError(
-                f"override '{item}': '{head}' is neither a recipe section nor a stage kind "
+                f"override '{shown}': '{head}' is neither a recipe section nor a stage kind "
                 f"of this recipe{suggest(head, choices)} (allowed: {', '.join(choices)})"
             )
     if not rest:
-        raise ConfigError(f"override '{item}': name a field inside '{head}'")
+        raise ConfigError(f"override '{shown}': name a field inside '{head}'")
     for target in targets:
         node: Any = target
         for part in rest[:-1]:
-            node = _child(node, part, item)
+            node = _child(node, part, shown)
         if isinstance(node, list):
-            node[_index(node, rest[-1], item)] = copy.deepcopy(value)
-        else:
+            node[_index(node, rest[-1], shown)] = copy.deepcopy(value)
+        elif isinstance(node, dict):
             node[rest[-1]] = copy.deepcopy(value)
+        else:
+            raise ConfigError(f"override '{shown}': '{head}' is not a section")
 
 
-def _index(node: list[Any], part: str, item: str) -> int:
+def _index(node: list[Any], part: str, shown: str) -> int:
     if not part.isdigit() or int(part) >= len(node):
-        raise ConfigError(f"override '{item}': '{part}' is not an index of a {len(node)}-item list")
+        raise ConfigError(
+            f"override '{shown}': '{part}' is not an index of a {len(node)}-item list"
+        )
     return int(part)
 
 
-def _child(node: Any, part: str, item: str) -> Any:
+def _child(node: Any, part: str, shown: str) -> Any:
     """Step into ``node[part]`` (creating a missing section; list items by index)."""
     if isinstance(node, list):
-        return node[_index(node, part, item)]
+        return node[_index(node, part, shown)]
     child = node.get(part)
     if child is None:
         child = node[part] = {}
     if not isinstance(child, dict | list):
-        raise ConfigError(f"override '{item}': '{part}' is not a section")
+        raise ConfigError(f"override '{shown}': '{part}' is not a section")
     return child
 
 
 def save_recipe(recipe: Recipe, path: str | Path) -> None:
     """Write the resolved recipe as YAML."""
-    Path(path).write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(recipe.to_dict(), sort_keys=False))

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from slimkit.data.npz_file import open_npz
+
 _CACHE: OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor, list[str] | None]] = OrderedDict()
 _CACHE_SIZE = 4
 _LOCK = threading.Lock()
@@ -123,11 +125,7 @@ def load_npz_split(
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"root: cannot read {str(path)!r} as .npz ({err})") from None
-    with z:
+    with open_npz(path) as z:
         xk = _first_key(z, x_keys, path)
         yk = _first_key(z, y_keys, path)
         x_np = z[xk]

@@ -15,6 +15,7 @@ from slimkit.data.dataset import (
     make_splits,
     resolve_root,
 )
+from slimkit.data.npz_file import open_npz
 
 CLASSES = ["closed", "open"]
 GROUP_KEYS = ("group", "subject", "groups")  # optional per-sample group ids in train/test.npz
@@ -22,7 +23,7 @@ GROUP_KEYS = ("group", "subject", "groups")  # optional per-sample group ids in 
 
 def _optional_groups(path: Path, n: int) -> torch.Tensor | None:
     """Integer group ids stored next to ``x`` in a ``train.npz``/``test.npz``, if any."""
-    with np.load(path, allow_pickle=False) as z:
+    with open_npz(path) as z:
         key = next((k for k in GROUP_KEYS if k in z.files), None)
         if key is None:
             return None
@@ -36,7 +37,7 @@ def _optional_groups(path: Path, n: int) -> torch.Tensor | None:
 
 def _from_source(path: Path) -> tuple[ArrayDataset, ArrayDataset]:
     """The source ``cew_eyes.npz``: its string groups (photo or person) become integer ids."""
-    with np.load(path, allow_pickle=False) as z:
+    with open_npz(path) as z:
         names = {s: z[f"group_{s}"] for s in ("train", "test") if f"group_{s}" in z.files}
         # one id per distinct group name across both splits: (n_train + n_test,) -> ids
         ids = None

@@ -14,6 +14,7 @@ import torch
 
 from slimkit.data.arrays import load_npz_split, to_nchw
 from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits, resolve_root
+from slimkit.data.npz_file import open_npz
 
 # canonical per-channel statistics of x/255 on the training split
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -57,7 +58,7 @@ def _coarse(files: list[Path]) -> tuple[torch.Tensor | None, list[str] | None]:
     """CIFAR-100's superclass labels ``y_coarse`` (and their names), when every file has them."""
     labels, names = [], None
     for f in files:
-        with np.load(f, allow_pickle=False) as z:
+        with open_npz(f) as z:
             if "y_coarse" not in z.files:
                 return None, None
             labels.append(torch.from_numpy(z["y_coarse"].astype(np.int64)))

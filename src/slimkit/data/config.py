@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from slimkit.config import Config, ConfigError, _one_line
 
@@ -63,6 +63,9 @@ class DataConfig(Config):
     subset_per_class: int | None = Field(None, ge=1)
     test_subset_per_class: int | None = Field(None, ge=1)
     batch_size: int = Field(128, ge=1)
+    drop_last: bool = Field(
+        True, description="drop the last partial training batch (false: a smaller last batch)"
+    )
     eval_batch_size: int = Field(512, ge=1)
     augment: Augment | None = Field(default_factory=Augment)
     mean: list[float] | None = None
@@ -72,8 +75,20 @@ class DataConfig(Config):
     val_per_class: int | None = Field(None, ge=1)
     val_source: Literal["none", "test"] = "none"
 
+    @field_validator("std")
+    @classmethod
+    def _positive_std(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and not all(v > 0 for v in value):
+            raise ValueError("every std must be > 0 (inputs are divided by it)")
+        return value
+
     @model_validator(mode="after")
     def _one_val_rule(self) -> DataConfig:
+        if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
+            raise ValueError(
+                f"data.mean has {len(self.mean)} values but data.std has {len(self.std)}; "
+                "give one per input channel"
+            )
         if self.val_fraction is not None and self.val_per_class is not None:
             raise ValueError(
                 "give exactly one of data.val_fraction and data.val_per_class, got "

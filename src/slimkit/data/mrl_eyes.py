@@ -31,16 +31,13 @@ from slimkit.data.dataset import (
     make_splits,
     resolve_root,
 )
+from slimkit.data.npz_file import open_npz
 
 CLASSES = ["closed", "open"]
 
 
 def _read(path: Path) -> ArrayDataset:
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"root: cannot read {str(path)!r} as .npz ({err})") from None
-    with z:
+    with open_npz(path) as z:
         for key in ("x", "y", "subject"):
             if key not in z.files:
                 raise ValueError(

@@ -9,14 +9,11 @@ import torch
 
 from slimkit.data.arrays import load_npz_split, to_nchw
 from slimkit.data.dataset import ArrayDataset, DatasetSplits, make_splits
+from slimkit.data.npz_file import open_npz
 
 
 def _single_file(path: Path) -> tuple[ArrayDataset, ArrayDataset]:
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"root: cannot read {str(path)!r} as .npz ({err})") from None
-    with z:
+    with open_npz(path) as z:
         for key in ("x_train", "y_train", "x_test", "y_test"):
             if key not in z.files:
                 raise ValueError(

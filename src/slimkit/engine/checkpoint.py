@@ -22,19 +22,91 @@ from typing import Any
 import numpy as np
 import torch
 
+from slimkit.fileio import atomic_write
+
 
 def atomic_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`atomic_save` (no code execution: weights only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load a checkpoint written by :func:`atomic_save` (no code execution: weights only).
+
+    Raises:
+        CheckpointError: the file is missing, truncated or not a checkpoint (one line).
+    """
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    except Exception as exc:  # noqa: BLE001  (truncated zip, foreign pickle, not a torch file)
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({first})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (holds a {type(obj).__name__})")
+    return obj
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read; the message is one line naming the file."""
+
+
+def previous_path(path: str | Path) -> Path:
+    """Where :func:`save_rotating` keeps the checkpoint before the latest one."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def save_rotating(obj: Any, path: str | Path) -> None:
+    """Save ``obj`` to ``path`` and keep the checkpoint it replaces as ``previous_path(path)``.
+
+    The new file is complete on disk before anything is renamed; a crash between the two renames
+    leaves the previous checkpoint in place, which :func:`load_latest` then falls back to.
+    """
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        torch.save(obj, tmp)
+        if path.is_file():
+            os.replace(path, previous_path(path))
+
+    atomic_write(path, write)
+
+
+def load_latest(
+    path: str | Path, required: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], Path, str]:
+    """The newest readable checkpoint among ``path`` and its previous copy.
+
+    Args:
+        path: the checkpoint written by :func:`save_rotating`.
+        required: keys a usable checkpoint must hold.
+
+    Returns:
+        (checkpoint, the file it came from, "" or a one-line note of what was skipped and why).
+
+    Raises:
+        CheckpointError: neither file is usable (the message names both problems).
+    """
+    path = Path(path)
+    problems: list[str] = []
+    for candidate in (path, previous_path(path)):
+        if not candidate.is_file():
+            problems.append(f"{candidate}: missing")
+            continue
+        try:
+            state = load_checkpoint(candidate)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            continue
+        missing = [k for k in required if k not in state]
+        if missing:
+            problems.append(f"{candidate}: lacks {', '.join(missing)}")
+            continue
+        return state, candidate, "; ".join(problems)
+    raise CheckpointError("no usable checkpoint: " + "; ".join(problems))
 
 
 def rng_state() -> dict[str, Any]:

@@ -35,7 +35,14 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from slimkit.engine.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from slimkit.engine.checkpoint import (
+    CheckpointError,
+    load_latest,
+    previous_path,
+    rng_state,
+    save_rotating,
+    set_rng_state,
+)
 from slimkit.engine.distributed import DistInfo, all_reduce_sum, barrier
 from slimkit.engine.evaluate import EvalResult, autocast_context, default_task, evaluate
 from slimkit.engine.metrics import MetricsLog
@@ -148,7 +155,7 @@ class Trainer:
         if self.checkpoint_path is None:
             return
         if self.dist.is_main:
-            atomic_save(
+            save_rotating(
                 {
                     "model": self.model.state_dict(),
                     "optimizer": self.optimizer.state_dict(),
@@ -162,9 +169,18 @@ class Trainer:
             )
         barrier(self.dist)
 
-    def _restore(self) -> tuple[int, int]:
+    def _restore(self) -> tuple[int, int] | None:
+        """Load the newest usable checkpoint (falling back to the previous one when the newest
+        is damaged); ``None`` when neither is usable, so the stage starts from its beginning."""
         assert self.checkpoint_path is not None
-        state = load_checkpoint(self.checkpoint_path)
+        keys = ("model", "optimizer", "terms", "rng", "epoch", "step", "history")
+        try:
+            state, used, skipped = load_latest(self.checkpoint_path, keys)
+        except CheckpointError as exc:
+            self.echo(f"{exc}; restarting stage {self.stage_index} from its beginning")
+            return None
+        if skipped:
+            self.echo(f"skipped {skipped}; resuming from {used}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if len(state["terms"]) != len(self.terms):
@@ -184,9 +200,21 @@ class Trainer:
         """Train for the configured epochs (continuing from the checkpoint when ``resume``)."""
         start = time.perf_counter()
         first_epoch, step = 0, 0
-        if resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
-            first_epoch, step = self._restore()
-            self.echo(f"resumed from {self.checkpoint_path} after epoch {first_epoch}")
+        if len(self.train_loader) == 0:  # type: ignore[arg-type]
+            raise ValueError(
+                "data.batch_size: the training loader has no batch on this process "
+                "(the training set is smaller than one batch); lower data.batch_size"
+            )
+        restored = None
+        if (
+            resume
+            and self.checkpoint_path is not None
+            and (self.checkpoint_path.is_file() or previous_path(self.checkpoint_path).is_file())
+        ):
+            restored = self._restore()
+        if restored is not None:
+            first_epoch, step = restored
+            self.echo(f"resumed stage {self.stage_index} after epoch {first_epoch}")
         else:
             for term in self.terms:
                 term.on_train_start(self.model)

@@ -95,6 +95,21 @@ def _file_opset(path: Path) -> int:
     raise RuntimeError(f"{path}: no default-domain opset in the exported file")
 
 
+class ExportError(ValueError):
+    """The export failed or the exported model is unusable (one-line message)."""
+
+
+def _check_finite(ref: np.ndarray, got: np.ndarray, path: Path) -> None:
+    """NaN or infinity in either output means the parity check cannot pass."""
+    for name, values in (("torch", ref), ("ONNX Runtime", np.asarray(got))):
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise ExportError(
+                f"export: the {name} output has {bad} NaN/Inf values of {values.size} "
+                f"({path}); the model is not usable"
+            )
+
+
 def export_onnx(
     model: nn.Module,
     path: str | Path,
@@ -149,6 +164,8 @@ def export_onnx(
     if tolerance is not None and not tolerance >= 0:
         raise ValueError(f"tolerance: expected a number >= 0 or None, got {tolerance!r}")
     path = Path(path)
+    if path.is_dir():
+        raise ExportError(f"export: {path} is a directory; give a file path, e.g. model.onnx")
     path.parent.mkdir(parents=True, exist_ok=True)
 
     # Trace with batch 2 when dynamic: batch 1 invites specializations (squeeze of the batch axis).
@@ -159,10 +176,17 @@ def export_onnx(
         n_out = len(flatten_tensors(model(x)))
         if n_out == 0:
             raise ValueError("model: forward returned no tensors; nothing to export")
-        if exporter == "torchscript":
-            _export_torchscript(model, x, path, opset, n_out, dynamic_batch)
-        else:
-            _export_dynamo(model, x, path, max(opset, 18), dynamic_batch)
+        try:
+            if exporter == "torchscript":
+                _export_torchscript(model, x, path, opset, n_out, dynamic_batch)
+            else:
+                _export_dynamo(model, x, path, max(opset, 18), dynamic_batch)
+        except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "failed"
+            raise ExportError(
+                f"export: torch.onnx ({exporter}, opset {opset}) could not export "
+                f"{type(model).__name__}: {first}"
+            ) from None
         session = ort_session(path, threads=torch.get_num_threads())
         input_name = session.get_inputs()[0].name
         max_diff = 0.0
@@ -176,6 +200,7 @@ def export_onnx(
                     f"export_onnx: ONNX model has {len(got)} outputs, torch model {len(ref)}"
                 )
             for r, g in zip(ref, got, strict=True):
+                _check_finite(r, g, path)
                 diff = np.abs(np.asarray(g, dtype=np.float64) - r.astype(np.float64))
                 if diff.size:
                     max_diff = max(max_diff, float(diff.max()))

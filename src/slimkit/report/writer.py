@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
+from slimkit.fileio import atomic_write_text
 from slimkit.report.markdown import render_markdown
 from slimkit.report.metrics import read_metrics
 from slimkit.report.plots import STANDARD_PLOTS, plot_training_curves
@@ -39,16 +39,6 @@ def _jsonable(v: Any, where: str) -> Any:
     if hasattr(v, "tolist"):  # numpy scalars/arrays, torch tensors
         return _jsonable(v.tolist(), where)
     raise ReportError(f"report.json: {where} holds a {type(v).__name__}, which JSON cannot store")
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_report(run_dir: str | Path, report: dict[str, Any]) -> dict[str, Path]:
@@ -97,8 +87,8 @@ def write_report(run_dir: str | Path, report: dict[str, Any]) -> dict[str, Path]
     kept = [p for p in report.get("plots") or [] if p not in STANDARD_PLOTS and p not in fresh]
     report["plots"] = fresh + kept
     text = json.dumps(_jsonable(report, ""), indent=2, ensure_ascii=False) + "\n"
-    written = {"json": _atomic_write(run_dir / REPORT_JSON, text)}
-    written["md"] = _atomic_write(run_dir / REPORT_MD, render_markdown(report))
+    written = {"json": atomic_write_text(run_dir / REPORT_JSON, text)}
+    written["md"] = atomic_write_text(run_dir / REPORT_MD, render_markdown(report))
     written.update({p.stem: p for p in drawn})
     return written
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SerializeAsAny, model_validator
+from pydantic import Field, PositiveInt, SerializeAsAny, field_validator, model_validator
 
 from slimkit.config import Config
 from slimkit.engine.config import OptimizerConfig, ScheduleConfig, TermConfig
+from slimkit.measure.opsets import exporter_opsets
 from slimkit.registry import TERMS
 
 __all__ = [
@@ -71,12 +72,29 @@ class ExportStageConfig(StageConfig):
     filename: str = "model.onnx"
     qdq_tolerance: float | None = Field(None, gt=0)
 
+    @field_validator("opset")
+    @classmethod
+    def _exporter_writes(cls, value: int) -> int:
+        low, high = exporter_opsets()
+        if not max(low, 11) <= value <= high:
+            raise ValueError(
+                f"the installed torch ONNX exporter writes opsets {max(low, 11)}..{high}"
+            )
+        return value
+
+    @field_validator("filename")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if not value.endswith(".onnx") or "/" in value or "\\" in value or value.startswith("."):
+            raise ValueError("expected a plain file name ending in .onnx, e.g. model.onnx")
+        return value
+
 
 class MeasureStageConfig(StageConfig):
     """Settings of a ``measure`` stage."""
 
     kind: Literal["measure"] = "measure"
-    batch_sizes: list[int] = Field(default_factory=lambda: [1, 32], min_length=1)
+    batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 32], min_length=1)
     threads: int | None = Field(None, ge=1)
     warmup: int = Field(5, ge=0)
     repeats: int = Field(20, ge=1)
