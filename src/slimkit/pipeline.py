@@ -458,6 +458,7 @@ def _open_run_dir(
                 if not isinstance(before, dict):
                     raise RunDirError(f"--resume: {saved} is not a recipe")
                 rerun_from = first_changed_stage(before, recipe.to_dict(), saved)
+                _load_state(path)  # a damaged state.json is refused before any work
             if not resume or rerun_from is not None or before != recipe.to_dict():
                 save_recipe(recipe, saved)
             outcome = [str(path), rerun_from, None]

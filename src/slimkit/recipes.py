@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,9 +128,23 @@ def recipe_from_dict(raw: Any, overrides: list[str] | None = None) -> Recipe:
     raw = copy.deepcopy(raw)
     for item in overrides or []:
         apply_override(raw, item)
+    _refuse_non_finite(raw, "")
     recipe = validate_config(Recipe, raw)
     assert isinstance(recipe, Recipe)
     return recipe
+
+
+def _refuse_non_finite(node: Any, where: str) -> None:
+    """No NaN or infinity anywhere, free-form ``kwargs`` included: no recipe setting means
+    "infinitely many" or "undefined"."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"{where or 'recipe'}: expected a finite number, got {node!r}")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _refuse_non_finite(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _refuse_non_finite(value, f"{where}[{index}]")
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
