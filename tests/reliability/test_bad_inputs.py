@@ -124,9 +124,10 @@ def test_override_into_a_stages_mapping_is_one_line(tmp_path: Path) -> None:
 
 
 def test_small_aliases_still_work(tmp_path: Path) -> None:
-    text = QUICKSTART.replace(
-        "optimizer: {name: sgd,", "optimizer: &opt {name: sgd,"
-    ) + "  - kind: train\n    epochs: 1\n    optimizer: *opt\n"
+    text = (
+        QUICKSTART.replace("optimizer: {name: sgd,", "optimizer: &opt {name: sgd,")
+        + "  - kind: train\n    epochs: 1\n    optimizer: *opt\n"
+    )
     outcome = cli("validate", write(tmp_path / "r.yaml", text))
     assert outcome.rc == 0, outcome.err
 
