@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from slimkit import __version__
-from slimkit.engine.checkpoint import atomic_save
+from slimkit.engine.checkpoint import atomic_save, not_a_torch_file
 from slimkit.models import build_model
 from slimkit.registry import EDITS
 
@@ -113,11 +113,16 @@ def load_artifact(path: str | Path) -> SlimModel:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"artifact not found: {path}")
+    problem = not_a_torch_file(path)
+    if problem:
+        raise ArtifactError(f"{path}: not a slimkit artifact ({problem})")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001  (any unpickling failure means: not an artifact)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{path}: not a slimkit artifact ({first})") from None
+        raise ArtifactError(
+            f"{path}: not a slimkit artifact (torch.load failed: {type(exc).__name__}: "
+            f"{_first_line(exc)})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
         raise ArtifactError(f"{path}: not a slimkit artifact (expected format {ARTIFACT_FORMAT})")
     builder, edits, meta = _checked_parts(data, path)

@@ -108,8 +108,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """
     path = Path(path)
     if not path.is_file():
-        what = "is a directory, not a recipe file" if path.is_dir() else "not found"
-        raise ConfigError(f"recipe file {what}: {path}")
+        if path.is_dir():
+            raise ConfigError(f"recipe path is a directory, not a YAML file: {path}")
+        raise ConfigError(f"recipe file not found: {path}")
     try:
         data = path.read_bytes()
     except OSError as exc:

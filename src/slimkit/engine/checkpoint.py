@@ -30,6 +30,18 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+def not_a_torch_file(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a file written by ``torch.save`` (``None`` when it may be one):
+    those start with a zip header (or a pickle protocol byte in the legacy format)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"PK") or head[:1] == b"\x80":
+        return None
+    return "not a torch.save file (no zip header)"
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint written by :func:`atomic_save` (no code execution: weights only).
 
@@ -37,10 +49,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         CheckpointError: the file is missing, truncated or not a checkpoint (one line).
     """
     path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    problem = not_a_torch_file(path)
+    if problem:
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({problem})")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint not found: {path}") from None
     except Exception as exc:  # noqa: BLE001  (truncated zip, foreign pickle, not a torch file)
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({first})") from None

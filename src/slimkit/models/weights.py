@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from slimkit.engine.checkpoint import not_a_torch_file
+
 PREFIXES = ("module.", "model.", "_orig_mod.")
 """Prefixes stripped when every key of a checkpoint carries one (DataParallel, wrappers,
 ``torch.compile``)."""
@@ -63,6 +65,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(os.path.expanduser(str(path)))
     if not path.is_file():
         raise WeightsMismatchError(f"weights file not found: {path}")
+    problem = not_a_torch_file(path)
+    if problem:
+        raise WeightsMismatchError(f"cannot read weights {path}: {problem}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling refusal, truncated file, not a torch file

@@ -104,11 +104,22 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
         )
     device = next((p.device for p in model.parameters()), example_input.device)
     with _traced_state(model):
-        return tp.DependencyGraph().build_dependency(
-            model,
-            example_inputs=example_input.to(device),
-            verbose=False,
-        )
+        try:
+            return tp.DependencyGraph().build_dependency(
+                model,
+                example_inputs=example_input.to(device),
+                verbose=False,
+            )
+        except (RuntimeError, TypeError, KeyError, AttributeError, AssertionError) as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "failed"
+            raise SurgeryError(
+                f"torch-pruning could not trace {type(model).__name__} "
+                f"({type(exc).__name__}: {first}); this model cannot be channel-pruned"
+            ) from None
+
+
+class SurgeryError(ValueError):
+    """Channel surgery cannot handle this model (one-line message)."""
 
 
 _ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
