@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from slimkit import __version__
-from slimkit.engine.checkpoint import atomic_save, not_a_torch_file
+from slimkit.engine.checkpoint import UnreadableFile, atomic_save, read_torch_file
 from slimkit.models import build_model
 from slimkit.registry import EDITS
 
@@ -113,16 +112,10 @@ def load_artifact(path: str | Path) -> SlimModel:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"artifact not found: {path}")
-    problem = not_a_torch_file(path)
-    if problem:
-        raise ArtifactError(f"{path}: not a slimkit artifact ({problem})")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001  (any unpickling failure means: not an artifact)
-        raise ArtifactError(
-            f"{path}: not a slimkit artifact (torch.load failed: {type(exc).__name__}: "
-            f"{_first_line(exc)})"
-        ) from None
+        data = read_torch_file(path)
+    except UnreadableFile as exc:
+        raise ArtifactError(f"{path}: not a slimkit artifact ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
         raise ArtifactError(f"{path}: not a slimkit artifact (expected format {ARTIFACT_FORMAT})")
     builder, edits, meta = _checked_parts(data, path)

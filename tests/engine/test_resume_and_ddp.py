@@ -123,14 +123,25 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(tmp_path: Path) -> None:
     assert report_a["stages"][1]["channels_removed"] == report_b["stages"][1]["channels_removed"]
     assert report_a["plots"] == report_b["plots"]
 
-    changed = subprocess.run(
-        slimkit("run", str(recipe), "--out", str(killed), "--resume", "train.epochs=5"),
+    refused = subprocess.run(
+        slimkit("run", str(recipe), "--out", str(killed), "--resume", "model.name=lenet5"),
         env=env(),
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert changed.returncode == 2 and "resume with the same recipe" in changed.stderr
+    assert refused.returncode == 2 and "differs from the run's recipe" in refused.stderr
+    # a changed late stage reruns from that stage only (stages 0 and 1 are kept)
+    changed = subprocess.run(
+        slimkit("run", str(recipe), "--out", str(killed), "--resume", "stages.2.epochs=2"),
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "stage 2 (train) changed since the run started" in changed.stderr
+    assert "stage 0: train" not in changed.stderr and "stage 2: train" in changed.stderr
 
 
 def test_resume_refuses_non_empty_dir_without_flag(tmp_path: Path) -> None:

@@ -18,25 +18,18 @@ from slimkit.engine.loop import Trainer
 from slimkit.pipeline import RunDirError, create_unique_dir, run_recipe
 from slimkit.recipes import recipe_from_dict
 from tests.helpers import REPO
+from tests.reliability.test_bad_inputs import tiny_recipe
 
 
 def recipe_dict(epochs: int = 3, extra_stages: list | None = None) -> dict:
-    return {
-        "name": "tiny",
-        "seed": 3,
-        "model": {"name": "lenet5"},
-        "data": {
-            "name": "digits",
-            "subset_per_class": 6,
-            "test_subset_per_class": 3,
-            "batch_size": 16,
-        },
-        "runtime": {"quiet": True},
-        "stages": [
-            {"kind": "train", "epochs": epochs, "optimizer": {"lr": 0.05}},
-            *(extra_stages or []),
-        ],
-    }
+    raw = tiny_recipe()
+    raw["seed"] = 3
+    raw["runtime"].pop("threads")  # keep the suite's thread count in this process
+    raw["stages"] = [
+        {"kind": "train", "epochs": epochs, "optimizer": {"lr": 0.05}},
+        *(extra_stages or []),
+    ]
+    return raw
 
 
 def run(raw: dict, out: Path | None, *, resume: bool = False, overrides=None) -> list[str]:

@@ -30,16 +30,29 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def not_a_torch_file(path: str | Path) -> str | None:
-    """Why ``path`` cannot be a file written by ``torch.save`` (``None`` when it may be one):
-    those start with a zip header (or a pickle protocol byte in the legacy format)."""
+class UnreadableFile(ValueError):
+    """``torch.load`` cannot read the file; the message is the reason (no file name)."""
+
+
+def read_torch_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU, with every failure as one
+    :class:`UnreadableFile` (missing, empty, not a ``torch.save`` file, truncated, refused pickle).
+    """
+    if not path.is_file():
+        raise UnreadableFile("not found")
     with open(path, "rb") as f:
         head = f.read(4)
     if not head:
-        return "the file is empty"
-    if head.startswith(b"PK") or head[:1] == b"\x80":
-        return None
-    return "not a torch.save file (no zip header)"
+        raise UnreadableFile("the file is empty")
+    # torch.save writes a zip archive (legacy format: a pickle, protocol byte 0x80)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):
+        raise UnreadableFile("not a torch.save file (no zip header)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (truncated zip, refused pickle, foreign format)
+        text = str(exc).strip()
+        first = text.splitlines()[0][:160] if text else ""
+        raise UnreadableFile(f"torch.load failed: {type(exc).__name__}: {first}") from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -49,16 +62,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         CheckpointError: the file is missing, truncated or not a checkpoint (one line).
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    problem = not_a_torch_file(path)
-    if problem:
-        raise CheckpointError(f"{path}: damaged or not a checkpoint ({problem})")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001  (truncated zip, foreign pickle, not a torch file)
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: damaged or not a checkpoint ({first})") from None
+        obj = read_torch_file(path)
+    except UnreadableFile as exc:
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({exc})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a checkpoint (holds a {type(obj).__name__})")
     return obj

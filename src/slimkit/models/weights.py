@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from slimkit.engine.checkpoint import not_a_torch_file
+from slimkit.engine.checkpoint import UnreadableFile, read_torch_file
 
 PREFIXES = ("module.", "model.", "_orig_mod.")
 """Prefixes stripped when every key of a checkpoint carries one (DataParallel, wrappers,
@@ -65,14 +65,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(os.path.expanduser(str(path)))
     if not path.is_file():
         raise WeightsMismatchError(f"weights file not found: {path}")
-    problem = not_a_torch_file(path)
-    if problem:
-        raise WeightsMismatchError(f"cannot read weights {path}: {problem}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling refusal, truncated file, not a torch file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise WeightsMismatchError(f"cannot read weights {path}: {first}") from None
+        obj = read_torch_file(path)
+    except UnreadableFile as exc:
+        raise WeightsMismatchError(f"cannot read weights {path}: {exc}") from None
     for key in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
             obj = obj[key]
