@@ -90,6 +90,7 @@ STAGES.declare("evaluate", config=f"{_SC}:EvaluateStageConfig", run="slimkit.sta
 STAGES.declare("export", config=f"{_SC}:ExportStageConfig", run="slimkit.stages.export:run_export")
 STAGES.declare("measure", config=f"{_SC}:MeasureStageConfig", run="slimkit.stages.measure:run_measure")
 STAGES.declare("prune", config=f"{_SC}:PruneStageConfig", run="slimkit.stages.prune:run_prune")
+STAGES.declare("int8", config=f"{_SC}:Int8StageConfig", run="slimkit.stages.int8:run_int8")
 STAGES.declare("factorize", config=f"{_SC}:FactorizeStageConfig", run="slimkit.stages.factorize:run_factorize")
 STAGES.declare("quantize", config=f"{_SC}:QuantizeStageConfig", run="slimkit.stages.quantize:run_quantize")
 

@@ -16,9 +16,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, SerializeAsAny, field_validator, model_validator
+from pydantic import AfterValidator, Field, PositiveInt, SerializeAsAny, model_validator
 
 from slimkit.config import Config
 from slimkit.engine.config import OptimizerConfig, ScheduleConfig, TermConfig
@@ -29,12 +29,31 @@ __all__ = [
     "EvaluateStageConfig",
     "ExportStageConfig",
     "FactorizeStageConfig",
+    "Int8StageConfig",
     "MeasureStageConfig",
     "PruneStageConfig",
     "QuantizeStageConfig",
     "StageConfig",
     "TrainStageConfig",
 ]
+
+
+def _exporter_writes(value: int) -> int:
+    low, high = exporter_opsets()
+    if not max(low, 11) <= value <= high:
+        raise ValueError(f"the installed torch ONNX exporter writes opsets {max(low, 11)}..{high}")
+    return value
+
+
+def _plain_onnx_name(value: str) -> str:
+    if not value.endswith(".onnx") or "/" in value or "\\" in value or value.startswith("."):
+        raise ValueError("expected a plain file name ending in .onnx, e.g. model.onnx")
+    return value
+
+
+# an opset the installed exporter writes; a file name inside the run directory
+ExporterOpset = Annotated[int, AfterValidator(_exporter_writes)]
+OnnxFileName = Annotated[str, AfterValidator(_plain_onnx_name)]
 
 
 class StageConfig(Config):
@@ -67,27 +86,10 @@ class ExportStageConfig(StageConfig):
     """Settings of an ``export`` stage."""
 
     kind: Literal["export"] = "export"
-    opset: int = Field(17, ge=11)
+    opset: ExporterOpset = 17
     tolerance: float | None = Field(1e-3, gt=0)
-    filename: str = "model.onnx"
+    filename: OnnxFileName = "model.onnx"
     qdq_tolerance: float | None = Field(None, gt=0)
-
-    @field_validator("opset")
-    @classmethod
-    def _exporter_writes(cls, value: int) -> int:
-        low, high = exporter_opsets()
-        if not max(low, 11) <= value <= high:
-            raise ValueError(
-                f"the installed torch ONNX exporter writes opsets {max(low, 11)}..{high}"
-            )
-        return value
-
-    @field_validator("filename")
-    @classmethod
-    def _plain_file_name(cls, value: str) -> str:
-        if not value.endswith(".onnx") or "/" in value or "\\" in value or value.startswith("."):
-            raise ValueError("expected a plain file name ending in .onnx, e.g. model.onnx")
-        return value
 
 
 class MeasureStageConfig(StageConfig):
@@ -158,3 +160,28 @@ class QuantizeStageConfig(StageConfig):
     ls_iters: int = Field(1, ge=0)
     skip: list[str] = Field(default_factory=list)
     calibration_batches: int = Field(4, ge=1)
+
+
+class Int8StageConfig(StageConfig):
+    """Settings of an ``int8`` stage (post-training int8 for ONNX Runtime)."""
+
+    kind: Literal["int8"] = "int8"
+    calibration_images: int = Field(512, ge=1)
+    methods: list[Literal["minmax", "percentile", "entropy"]] = Field(
+        default_factory=lambda: ["minmax"], min_length=1
+    )
+    formats: list[Literal["qoperator", "qdq"]] = Field(
+        default_factory=lambda: ["qoperator", "qdq"], min_length=1
+    )
+    variants: list[Literal["plain", "reduce_range", "first_layer_float"]] = Field(
+        default_factory=lambda: ["plain", "reduce_range"], min_length=1
+    )
+    activation: Literal["u8", "s8"] = "u8"
+    selection_images: int = Field(1000, ge=1)
+    min_fidelity: float = Field(0.995, gt=0, le=1)
+    batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 32], min_length=1)
+    threads: int | None = Field(None, ge=1)
+    rounds: int = Field(5, ge=1)
+    repeats: int = Field(20, ge=1)
+    opset: ExporterOpset = Field(17, ge=13)
+    filename: OnnxFileName = "model_int8.onnx"
