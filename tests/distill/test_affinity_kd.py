@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from slimkit.distill import affinity, fa_loss, ffa_loss, kd_kl, kd_mse
@@ -82,3 +83,17 @@ def test_kd_losses() -> None:
     manual = (p_t * (p_t.log() - torch.log_softmax(s / 3, 1))).sum(1).mean() * 9
     assert torch.allclose(kd_kl(s, t, 3.0), manual, atol=1e-5)
     assert torch.allclose(kd_mse(s, t), ((s - t) ** 2).mean())
+
+
+@pytest.mark.parametrize("loss", ["fa", "ffa"])
+def test_affinity_gradient_is_finite_at_identical_features(loss):
+    """sqrt at 0 has an infinite derivative; the loss must still give a finite gradient when the
+    student equals the teacher (it was NaN before the safe square root)."""
+    teacher = torch.rand(2, 8, 4, 4)
+    teacher[0, :, 0, 0] = 0  # an all-zero pixel too
+    student = teacher.clone().requires_grad_(True)
+    fn = fa_loss if loss == "fa" else (lambda s, t: ffa_loss(s, t, k=4))
+    value = fn(student, teacher)
+    value.backward()
+    assert float(value) == 0.0
+    assert torch.isfinite(student.grad).all()

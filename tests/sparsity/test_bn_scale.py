@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -122,3 +123,48 @@ def test_proximal_makes_exact_zeros_and_assigns_them_at_the_end() -> None:
     assert torch.equal(other.xi, term.xi)
     metrics = term.epoch_metrics(model)
     assert metrics["sparsity"] == term.sparsity() and len(term.history) == 1
+
+
+def test_mcp_and_scad_apply_lambda_once() -> None:
+    """MCP/SCAD carry their strength inside R: the term's lam becomes it and R is applied with
+    weight 1. MCP's added gradient is sign(γ)(λ - |γ|/a) for |γ| <= aλ (digest §4.2), not
+    λ·sign(γ)(λ - |γ|/a) as when λ multiplied a penalty that holds its own λ."""
+    lam, a = 0.3, 3.0
+    model = tiny_bn_model()
+    with torch.no_grad():
+        bn_layers(model)[0][1].weight.copy_(torch.linspace(-1.2, 1.2, 8))
+    cfg = BNSparsityConfig(method="subgradient", penalty="mcp", penalty_kwargs={"a": a}, lam=lam)
+    term = BNScaleSparsity(cfg, model)
+    gamma = bn_layers(model)[0][1].weight.detach().clone()
+    loss_of(model).backward()
+    task = bn_layers(model)[0][1].weight.grad.clone()
+    term.before_step(model)
+    added = bn_layers(model)[0][1].weight.grad - task
+    inside = gamma.abs() <= a * lam
+    want = torch.where(inside, gamma.sign() * (lam - gamma.abs() / a), torch.zeros_like(gamma))
+    torch.testing.assert_close(added, want)
+    # a strength given twice is refused in one line
+    for penalty in ("mcp", "scad"):
+        with pytest.raises(ValueError, match="penalty_kwargs.lam: .* takes its strength"):
+            BNSparsityConfig(penalty=penalty, penalty_kwargs={"lam": 1.0}, lam=lam)
+
+
+def test_proximal_slimming_refuses_adaptive_optimizers_and_sgl_accepts_them() -> None:
+    from slimkit.recipes import recipe_from_dict
+
+    def recipe(term: dict, optimizer: str) -> object:
+        return recipe_from_dict(
+            {
+                "model": {"name": "lenet5"},
+                "stages": [
+                    {"kind": "train", "epochs": 1, "optimizer": {"name": optimizer, "lr": 1e-3},
+                     "terms": [term]},
+                ],
+            }
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match=r"terms\[0\] \(bn_sparsity\): method 'proximal'"):
+        recipe({"name": "bn_sparsity", "method": "proximal"}, "adamw")
+    recipe({"name": "bn_sparsity", "method": "proximal"}, "sgd")
+    recipe({"name": "bn_sparsity", "method": "subgradient"}, "adamw")
+    recipe({"name": "sgl"}, "adamw")  # the V update is exact, no step size involved

@@ -77,7 +77,22 @@ def match_size(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
 
 def _reduce(per_sample: torch.Tensor, order: int, reduction: str) -> torch.Tensor:
     total = per_sample.sum() if reduction == "sum" else per_sample.mean()
-    return total.sqrt() if order == 2 else total
+    return safe_sqrt(total) if order == 2 else total
+
+
+def safe_sqrt(x: torch.Tensor, tiny: float = 1e-30) -> torch.Tensor:
+    """``sqrt(x)`` whose gradient at ``x = 0`` is 0 instead of ``inf`` (``inf * 0 = NaN``
+    upstream when student and teacher features are identical).
+
+    Example:
+        >>> import torch
+        >>> x = torch.zeros((), requires_grad=True)
+        >>> safe_sqrt(x).backward()
+        >>> float(x.grad)
+        0.0
+    """
+    positive = x > 0
+    return torch.where(positive, x.clamp_min(tiny).sqrt(), torch.zeros_like(x))
 
 
 def _check(order: int, reduction: str) -> None:

@@ -49,3 +49,9 @@ class TermConfig(Config):
     """Common fields of a training term in a recipe: the term's registered ``name``."""
 
     name: str
+
+    def optimizer_problem(self, optimizer: str) -> str | None:
+        """Why this term cannot train with ``optimizer`` (``None``: it can). A proximal term
+        computes its step size as the SGD learning rate; under AdamW the parameter moves by a
+        per-coordinate adaptive step, so that prox would shrink by the wrong amount."""
+        return None

@@ -69,12 +69,24 @@ def bn_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     ]
 
 
+# penalties whose strength is a parameter of R itself (MCP, SCAD: the threshold and the
+# concave region both scale with it); the term's ``lam`` becomes that parameter and R is
+# applied with weight 1, so λ acts once (not lam_term * lam_penalty)
+STRENGTH_INSIDE = ("mcp", "scad")
+
+
 class BNScaleSparsity(TrainingTerm):
     """Sparsity on BN scales by subgradient (NS, nonconvex NS) or proximal (proximal NS) steps."""
 
     def __init__(self, cfg: BNSparsityConfig, model: nn.Module) -> None:
         self.cfg = cfg
-        self.penalty = build_penalty(cfg.penalty, **cfg.penalty_kwargs)
+        if cfg.penalty in STRENGTH_INSIDE:  # one λ: the term's, inside R, weight 1
+            strength = cfg.lam if cfg.lam > 0 else 1.0  # λ = 0: the term is off (weight 0)
+            self.penalty = build_penalty(cfg.penalty, **cfg.penalty_kwargs, lam=strength)
+            self.weight = 1.0 if cfg.lam > 0 else 0.0
+        else:
+            self.penalty = build_penalty(cfg.penalty, **cfg.penalty_kwargs)
+            self.weight = cfg.lam
         if cfg.method == "subgradient":  # a plugin penalty may not declare it in the catalog
             try:
                 self.penalty.subgradient(torch.ones(1))
@@ -136,7 +148,7 @@ class BNScaleSparsity(TrainingTerm):
         if self.cfg.method != "subgradient" or self.cfg.lam == 0:
             return
         weights = self._weights(model)
-        sub = self.cfg.lam * self.penalty.subgradient(self._gamma(model), eps=self.cfg.eps)
+        sub = self.weight * self.penalty.subgradient(self._gamma(model), eps=self.cfg.eps)
         grads, parts = [], []
         for w, part in zip(weights, torch.split(sub, self.sizes), strict=True):
             if w.grad is None:
@@ -155,7 +167,7 @@ class BNScaleSparsity(TrainingTerm):
         current = self._gamma(model)
         self.xi = self.xi.to(current.device)
         gamma = (alpha * current + beta * self.xi) / (alpha + beta)  # step 3
-        shrink = self.cfg.lam / (alpha + beta)
+        shrink = self.weight / (alpha + beta)
         self.xi = self.penalty.prox((alpha * self.xi + beta * gamma) / (alpha + beta), shrink)
         self._assign(model, gamma)
 

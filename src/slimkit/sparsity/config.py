@@ -36,7 +36,12 @@ class BNSparsityConfig(TermConfig):
     method: Literal["subgradient", "proximal"] = "proximal"
     penalty: str = "l1"
     penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lam: float = Field(1e-4, ge=0, description="λ, the penalty weight (`--s` in the papers' code)")
+    lam: float = Field(
+        1e-4,
+        ge=0,
+        description="λ, the penalty weight (`--s` in the papers' code); for mcp and scad the "
+        "strength inside R (applied once, with weight 1)",
+    )
     beta: float = Field(100.0, gt=0, description="β, proximal coupling weight")
     xi_init: Literal["uniform", "gamma"] = "uniform"
     xi_low: float = 0.47
@@ -45,6 +50,24 @@ class BNSparsityConfig(TermConfig):
     final_assign: Literal["xi", "zeros"] = "xi"
     eps: float = Field(1e-8, gt=0, description="ℓp subgradient guard at γ = 0")
     seed: int = 0
+
+    def optimizer_problem(self, optimizer: str) -> str | None:
+        if self.method == "proximal" and optimizer != "sgd":
+            return (
+                "method 'proximal' takes its step 1/α = the SGD learning rate (digest §5.2); with "
+                f"optimizer '{optimizer}' the shrinkage would be wrong: use optimizer.name: sgd, "
+                "or method: subgradient"
+            )
+        return None
+
+    @model_validator(mode="after")
+    def _one_lambda(self) -> BNSparsityConfig:
+        if self.penalty in ("mcp", "scad") and "lam" in self.penalty_kwargs:
+            raise ValueError(
+                f"penalty_kwargs.lam: {self.penalty} takes its strength λ from the term's 'lam' "
+                "(inside R, weight 1, so λ acts once); remove penalty_kwargs.lam"
+            )
+        return self
 
     @model_validator(mode="after")
     def _penalty_fits_method(self) -> BNSparsityConfig:
@@ -58,7 +81,11 @@ class BNSparsityConfig(TermConfig):
 
 
 class GroupSplittingConfig(TermConfig):
-    """Recipe settings of the ``sgl`` training term (relaxed variable splitting)."""
+    """Recipe settings of the ``sgl`` training term (relaxed variable splitting).
+
+    Works with any optimizer: the optimizer steps W on the differentiable objective, and the V
+    update is the exact minimizer over V given W (``prox_{λ/β}(W)``), which involves no step size.
+    """
 
     name: Literal["sgl"] = "sgl"
     penalty: Literal["l0", "l1", "group_l21", "l1_l21", "l0_l21"] = "l0"

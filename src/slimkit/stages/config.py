@@ -75,6 +75,14 @@ class TrainStageConfig(StageConfig):
 
     dispatch = {"terms": (TERMS, "name")}
 
+    @model_validator(mode="after")
+    def _terms_fit_optimizer(self) -> TrainStageConfig:
+        for index, term in enumerate(self.terms):
+            problem = term.optimizer_problem(self.optimizer.name)
+            if problem:
+                raise ValueError(f"terms[{index}] ({term.name}): {problem}")
+        return self
+
 
 class EvaluateStageConfig(StageConfig):
     """Settings of an ``evaluate`` stage (none beyond the common ones)."""
