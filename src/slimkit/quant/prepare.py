@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from slimkit.engine.distributed import DistInfo, all_reduce_sum
 from slimkit.quant.modules import QUANT_TYPES, QuantConv2d, QuantLinear
 
 
@@ -162,12 +163,19 @@ def prepare_qat(
 
 
 @torch.no_grad()
-def calibrate(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.device) -> int:
+def calibrate(
+    model: nn.Module,
+    batches: Iterable[torch.Tensor],
+    device: torch.device,
+    dist: DistInfo | None = None,
+) -> int:
     """Calibrate every activation quantizer's sign and step on ``batches`` (inputs only; no
-    labels are read); returns the number of batches used.
+    labels are read); returns the number of batches used (summed over ranks).
 
     The quantizers are calibrated layer by layer on their first input (earlier layers quantized),
-    then on later batches the steps are averaged.
+    then on later batches the steps are averaged. Under DDP (``dist``) each rank sees its own
+    shard: the per-batch steps are averaged over every rank's batches and a quantizer is signed
+    when any rank saw a negative input, so all ranks start QAT from the same quantizers.
     """
     from slimkit.quant.quantizers import ActQuantizer
 
@@ -175,10 +183,13 @@ def calibrate(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.d
     for q in quantizers:
         q.initialized.fill_(False)
     steps = {id(q): [] for q in quantizers}
-    hooks = [
-        q.register_forward_hook(lambda m, _i, _o: steps[id(m)].append(m.step.detach().clone()))
-        for q in quantizers
-    ]
+    signed = {id(q): False for q in quantizers}
+
+    def record(m: nn.Module, _i: object, _o: object) -> None:
+        steps[id(m)].append(m.step.detach().clone())
+        signed[id(m)] = signed[id(m)] or bool(m.signed)
+
+    hooks = [q.register_forward_hook(record) for q in quantizers]
     was_training = model.training
     model.eval()
     used = 0
@@ -192,11 +203,23 @@ def calibrate(model: nn.Module, batches: Iterable[torch.Tensor], device: torch.d
         for h in hooks:
             h.remove()
         model.train(was_training)
-    for q in quantizers:
+    info = dist or DistInfo()
+    # one vector for every quantizer: (sum of steps, number of steps, any signed), reduced once
+    stats = torch.zeros(len(quantizers), 3, dtype=torch.float64, device=device)
+    for i, q in enumerate(quantizers):
         if steps[id(q)]:
-            q.step.copy_(torch.stack(steps[id(q)]).mean())
+            stats[i, 0] = float(torch.stack(steps[id(q)]).double().sum())
+            stats[i, 1] = len(steps[id(q)])
+        stats[i, 2] = float(signed[id(q)])
+    all_reduce_sum(stats, info)
+    for i, q in enumerate(quantizers):
+        total, count, any_signed = stats[i].tolist()
+        if count > 0:
+            q.step.copy_(torch.tensor(total / count, dtype=q.step.dtype))
+            q.signed.fill_(any_signed > 0)
         q.initialized.fill_(True)
-    return used
+    counted = torch.tensor([float(used)], dtype=torch.float64, device=device)
+    return int(all_reduce_sum(counted, info).item())
 
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:

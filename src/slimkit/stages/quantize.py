@@ -54,7 +54,10 @@ def run_quantize(ctx: Any, cfg: QuantizeStageConfig) -> dict[str, Any]:
     handle.module = handle.module.to(ctx.device)
     loader = ctx.loader("train", seed_offset=ctx.stage_index)
     used = calibrate(
-        handle.module, (x for x, _ in islice(loader, cfg.calibration_batches)), ctx.device
+        handle.module,
+        (x for x, _ in islice(loader, cfg.calibration_batches)),
+        ctx.device,
+        dist=ctx.dist,
     )
     result = ctx.evaluate("eval quantized")
     ctx.echo(
