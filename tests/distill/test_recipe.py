@@ -29,9 +29,15 @@ def test_digits_faqd_w4a4_recipe(tmp_path: Path) -> None:
     assert student["labels_used"] is False
     assert student["teacher_top1"] == teacher["top1"]
     assert student["top1"] >= student["teacher_top1"] - 0.03, (student, teacher)
-    assert student["distill_fa"] > 0 and student["distill_kd"] >= 0
+    assert student["distill_fa"] > 0 and student["distill_kd"] > 0
     assert export["kind"] == "export" and export["qdq_nodes"] > 0
-    assert export["max_abs_diff"] >= 0 and export["latency_ms"]["ort_int8_bs1"] > 0
+    # the export stage checks the QDQ file on 256 training images (top-class agreement with the
+    # fake-quant model >= 0.99, measured 1.0). The logits differ by up to 1.17 (measured): the
+    # 8-bit first/last layers saturate ORT's u8s8 kernels on this AVX2 CPU (no VNNI); the W4A4
+    # body cannot saturate (issue-18 note)
+    assert export["argmax_agreement"] >= 0.99
+    assert export["max_abs_diff"] == export["max_abs_diff_export"]  # no BN rounding tie here
+    assert export["latency_ms"]["ort_int8_bs1"] > 0
     ops = {n.op_type for n in onnx.load(str(out / export["onnx"])).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert "distill_losses_stage2.png" in report["plots"]

@@ -116,7 +116,8 @@ def test_quantize_export_measure_stages(tmp_path: Path) -> None:
         "lenet5",
         [
             {"kind": "train", "epochs": 1},
-            {"kind": "quantize", "weight_bits": 8, "act_bits": 8},
+            # 7-bit activations: 8 x 8 bits saturate ORT's u8s8 kernels on CPUs without VNNI
+            {"kind": "quantize", "weight_bits": 8, "act_bits": 7},
             {"kind": "export"},
             {"kind": "measure", "batch_sizes": [1], "repeats": 3, "warmup": 1},
         ],
@@ -124,11 +125,11 @@ def test_quantize_export_measure_stages(tmp_path: Path) -> None:
     quant, export, measure = report["stages"][1:]
     assert quant["quantized_layers"] > 0
     assert (tmp_path / "run" / report["artifacts"]["onnx"]).is_file()
-    # measured: 0.038 max abs logit difference between the ORT QDQ graph and fake-quant torch (about
-    # one activation step; issue 18 tightens QDQ parity), argmax agreement 0.906 on a 1-epoch model
-    # whose logits are close together
-    assert export["max_abs_diff"] < 0.1
-    assert export["argmax_agreement"] >= 0.85
+    # ORT runs the same integer arithmetic as the fake-quant model: measured max abs logit
+    # difference 5.2e-4 (one activation code flipped at a rounding tie) and 100 % top-class
+    # agreement on 256 training images
+    assert export["max_abs_diff"] <= 2e-3
+    assert export["argmax_agreement"] == 1.0
     assert report["final"]["latency_ms"] and all(
         v > 0 for v in report["final"]["latency_ms"].values()
     )

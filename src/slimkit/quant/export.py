@@ -226,6 +226,8 @@ def export_qdq(
     opset: int = 17,
     check_batch: int = 32,
     tolerance: float | None = None,
+    inputs: torch.Tensor | None = None,
+    min_agreement: float | None = None,
     latency: bool = True,
     batch_sizes: tuple[int, ...] = (1, 32),
     threads: int | None = None,
@@ -237,8 +239,13 @@ def export_qdq(
         path: the ``.onnx`` destination (the fp32 baseline goes next to it as ``*_fp32.onnx``).
         input_size: ``(C, H, W)``.
         opset: ONNX opset (at least 13).
-        check_batch: inputs in the parity check (seeded standard normal).
+        check_batch: inputs in the parity check (seeded standard normal) when ``inputs`` is
+            not given.
+        inputs: the parity-check batch (e.g. real images: random inputs sit far from the
+            training distribution, where near-tied logits flip more often).
         tolerance: raise ``ValueError`` when ``max_abs_diff`` exceeds it (the file is kept).
+        min_agreement: raise ``ValueError`` when the top-class agreement between ONNX Runtime
+            and the fake-quant model is below it (classification outputs).
         latency: also export the float model and time both files in ONNX Runtime.
         batch_sizes: batch sizes timed.
         threads: ONNX Runtime threads (default: torch's).
@@ -255,7 +262,11 @@ def export_qdq(
     session = ort_session(path, threads=threads)
     name = session.get_inputs()[0].name
     with eval_mode(model), torch.no_grad():
-        x = make_input(model, input_size, check_batch, seed=1)
+        x = (
+            inputs.float()
+            if inputs is not None
+            else make_input(model, input_size, check_batch, seed=1)
+        )
         ref = model(x).float().cpu().numpy()
     with torch.no_grad():
         folded = qdq(x.cpu().contiguous()).numpy()
@@ -283,6 +294,13 @@ def export_qdq(
             result.latency_ms.update(
                 {k.replace("ort_", f"ort_{tag}_"): v for k, v in times.items()}
             )
+    if min_agreement is not None and not agreement >= min_agreement:
+        raise ValueError(
+            f"qdq_min_agreement: ONNX Runtime and the fake-quant model agree on the top class of "
+            f"{agreement:.1%} of {len(x)} inputs, below {min_agreement:.1%} ({path}); on x86 "
+            "CPUs without VNNI ORT's u8s8 kernels saturate for 8-bit weights times 8-bit "
+            "activations: use act_bits <= 7, or the int8 stage"
+        )
     if tolerance is not None and not diff <= tolerance:
         raise ValueError(
             f"tolerance: ONNX Runtime vs fake-quant max_abs_diff {diff:.3g} exceeds "

@@ -98,6 +98,8 @@ class ExportStageConfig(StageConfig):
     tolerance: float | None = Field(1e-3, gt=0)
     filename: OnnxFileName = "model.onnx"
     qdq_tolerance: float | None = Field(None, gt=0)
+    qdq_min_agreement: float | None = Field(0.99, ge=0, le=1)
+    qdq_check_images: int = Field(256, ge=1)
 
 
 class MeasureStageConfig(StageConfig):

@@ -5,7 +5,9 @@ ONNX Runtime output differs from torch by more). Report fields: ``onnx``, ``max_
 
 A quantized model (``quantize`` stage) is exported with QuantizeLinear/DequantizeLinear nodes by
 :func:`slimkit.quant.export_qdq`: ``max_abs_diff`` is then ONNX Runtime vs the fake-quant model
-and is only checked against ``qdq_tolerance`` (a rounding tie flipped by BN folding moves an
+is checked on ``qdq_check_images`` training images (default 256): the top class must agree on at
+least ``qdq_min_agreement`` of them (default 0.99; classification) and, if given, the largest
+difference must stay within ``qdq_tolerance`` (a rounding tie flipped by BN folding moves an
 output by a quantization step); extra fields ``qdq_nodes``, ``max_abs_diff_export`` (ONNX
 Runtime vs the exported BN-folded torch module), ``argmax_agreement`` and ``latency_ms`` (ONNX Runtime,
 ``ort_fp32_bs1``/``ort_int8_bs1``... for the float and the QDQ file).
@@ -20,6 +22,19 @@ from slimkit.quant import export_qdq, is_quantized
 from slimkit.stages.config import ExportStageConfig
 
 
+def _check_images(ctx: Any, count: int) -> Any:
+    """The first ``count`` training images (unaugmented, normalized, NCHW) for the QDQ check."""
+    import torch
+
+    chunks, have = [], 0
+    for batch in ctx.loader("train_eval"):
+        chunks.append(batch[0].float().contiguous())
+        have += len(batch[0])
+        if have >= count:
+            break
+    return torch.cat(chunks)[:count].contiguous()
+
+
 def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
     """Export ``ctx.model`` to ONNX in the run directory (rank 0)."""
     if not ctx.dist.is_main:
@@ -28,7 +43,8 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
     if is_quantized(module):
         qdq = export_qdq(
             module, ctx.path(cfg.filename), ctx.model.input_size, opset=max(cfg.opset, 13),
-            tolerance=cfg.qdq_tolerance,
+            tolerance=cfg.qdq_tolerance, inputs=_check_images(ctx, cfg.qdq_check_images),
+            min_agreement=cfg.qdq_min_agreement if ctx.task.name == "classification" else None,
         )  # fmt: skip
         ctx.final.onnx_path = cfg.filename
         ctx.echo(
