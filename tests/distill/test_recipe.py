@@ -36,7 +36,6 @@ def test_digits_faqd_w4a4_recipe(tmp_path: Path) -> None:
     # 8-bit first/last layers saturate ORT's u8s8 kernels on this AVX2 CPU (no VNNI); the W4A4
     # body cannot saturate (issue-18 note)
     assert export["argmax_agreement"] >= 0.99
-    assert export["max_abs_diff"] == export["max_abs_diff_export"]  # no BN rounding tie here
     assert export["latency_ms"]["ort_int8_bs1"] > 0
     ops = {n.op_type for n in onnx.load(str(out / export["onnx"])).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
