@@ -98,7 +98,6 @@ def test_qdq_onnx_runs_in_ort_with_parity(tmp_path: Path, bits: int) -> None:
     ops = {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "BatchNormalization" not in ops
     assert res.qdq_nodes >= 2 * 5
-    with torch.no_grad():
-        scale = float(model(torch.randn(8, 3, 32, 32)).abs().max())
-    assert res.max_abs_diff <= 0.05 * scale, (res.max_abs_diff, scale)
+    # measured 1.2e-7 at 8 and at 4 bits (outputs up to 0.72), 100 % top-class agreement
+    assert res.max_abs_diff <= 1e-5 and res.argmax_agreement == 1.0, res
     assert res.latency_ms["ort_int8_bs1"] > 0 and res.latency_ms["ort_fp32_bs1"] > 0
