@@ -1,27 +1,27 @@
-"""Trained Rank Pruning vs post-hoc SVD and nuclear-norm training on ResNet-20 / CIFAR-10.
+"""Trained Rank Pruning vs post-hoc SVD at matched MACs and equal epochs, ResNet-20 / CIFAR-10.
 
-Every method trains the same ResNet-20 (option-B shortcuts) from the same initialization on the
-same class-balanced CIFAR-10 subset for ``--epochs`` epochs (cosine lr, SGD momentum 0.9, weight
-decay 1e-4), then is factorized by the ``factorize`` stage's planner into kh×1 + 1×kw convs
-(``spatial`` scheme, ranks rounded up to multiples of ``--rank-multiple``, a layer is split only
-if it then costs <= ``--max-cost-ratio`` of its MACs) at the **same MACs target** (rule ``macs``:
-the largest common energy threshold whose model fits ``1 / --target-reduction`` of the dense
-MACs). Methods (TRP digest §1.5, §1.11):
+Fair protocol (issue 18): every row gets the same data (a class-balanced CIFAR-10 subset), the
+same total epochs ``--epochs`` and the same fine-tuning ``--ft-epochs`` after factorization, and
+the factorized models of one scheme have the same MACs (±3 %):
 
-- dense: plain training (the reference, not factorized);
-- post-hoc SVD: the dense model factorized, no fine-tuning;
-- post-hoc SVD + FT: then fine-tuned ``--ft-epochs`` epochs (extra epochs only this row gets);
-- nuclear-only: ``trp`` term with ``project: false``: the full ``λ·U Vᵀ`` every step;
-- TRP: projection every ``--period`` steps at energy ``--energy``, no nuclear term;
-- TRP + nuclear: the same plus ``λ·U_r V_rᵀ`` on projection steps.
+1. TRP + nuclear trains ``epochs - ft_epochs`` epochs (projection every ``--period`` steps at
+   energy ``--energy``, λ ``--nuclear``), is factorized at that energy (its natural ranks), then
+   fine-tuned ``--ft-epochs`` epochs. Its MACs M set the target of the scheme.
+2. Post-hoc SVD + FT: the dense model trained ``epochs - ft_epochs`` epochs, factorized by the
+   planner's ``macs`` rule at target M (largest common energy that fits; ranks in multiples of
+   ``--rank-multiple``), then fine-tuned ``--ft-epochs`` epochs. The MACs gap to TRP is reported.
+3. Dense, same epochs: the same dense model trained ``--ft-epochs`` more epochs (no
+   factorization): the accuracy a plain run of the same length reaches.
 
-For each: top-1 before and after factorization (full 10,000-image test set), params, MACs, ONNX
-Runtime latency at batch 1 and 32 (``slimkit.measure``, ``--threads`` threads), train seconds,
-ranks. Rows are written to ``benchmarks/results/trp_resnet20.{json,md}`` as they finish.
+Both schemes (``spatial`` = VH: kh x 1 + 1 x kw; ``channel`` = NC: k x k to r, 1 x 1 to out)
+share the dense run. ``--start pretrained`` begins from the verified ResNet-20
+(``../shared/weights``, option-A shortcuts, ImageNet normalization); ``scratch`` from a seeded
+initialization. Top-1 on the full 10,000-image test set. ONNX Runtime latency at batch 1 and
+32 for every final model, measured at the end in ``--rounds`` interleaved passes (median).
 
 Command:
-    .venv/bin/python benchmarks/trp_resnet20.py            # ~25 min on 2 quiet cores
-    .venv/bin/python benchmarks/trp_resnet20.py --quick    # smoke test, < 2 min, writes to $TMPDIR
+    .venv/bin/python benchmarks/trp_resnet20.py --start pretrained
+    .venv/bin/python benchmarks/trp_resnet20.py --quick    # smoke test, writes to $TMPDIR
 """
 
 from __future__ import annotations
@@ -38,66 +38,84 @@ from harness import Bench, Results, speedups
 from torch import nn
 
 from slimkit.lowrank import TrainedRankPruning, TRPConfig, factorize_model, plan_factorization
-from slimkit.models import build_model
+from slimkit.measure import count_macs, count_params
+from slimkit.models import build_model, load_weights
 
 INPUT = (3, 32, 32)
 
 
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+PRETRAINED = Path(__file__).resolve().parents[2] / "shared" / "weights"
+
+
 class TRPBench(Bench):
-    """The shared harness on the CIFAR-10 subset; every method starts from the same init."""
+    """The shared harness on the CIFAR-10 subset; every method starts from the same model."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        mean, std = IMAGENET if args.start == "pretrained" else (None, None)
         super().__init__(
             "cifar10",
             per_class=args.per_class,
             batch_size=args.batch_size,
             threads=args.threads,
             test_per_class=args.test_per_class,
+            mean=mean,
+            std=std,
         )
+        self.start = args.start
 
     def fresh_model(self) -> nn.Module:
         torch.manual_seed(0)
-        return build_model("resnet20", num_classes=10).to(memory_format=torch.channels_last)
+        if self.start == "pretrained":
+            model = build_model("resnet20", num_classes=10, shortcut="A")
+            load_weights(model, PRETRAINED / "akamaster_resnet20_cifar10.pt")
+        else:
+            model = build_model("resnet20", num_classes=10)
+        return model.to(memory_format=torch.channels_last)
 
 
-def factorize(model: nn.Module, args: argparse.Namespace) -> tuple[nn.Module, dict[str, Any]]:
-    """Factorize at the matched MACs target; return the model and the plan's figures."""
+def factorize(
+    model: nn.Module, args: argparse.Namespace, scheme: str, **rule: Any
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Factorize a copy of ``model`` with the planner's ``rule``; the model and its figures."""
     model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format)
     plan = plan_factorization(
         model,
         INPUT,
-        scheme=args.scheme,
-        rule="macs",
-        macs_target=1.0 / args.target_reduction,
+        scheme=scheme,
         rank_multiple=args.rank_multiple,
         max_cost_ratio=args.max_cost_ratio,
+        **rule,
     )
-    factorize_model(model, plan.ranks, args.scheme)
+    factorize_model(model, plan.ranks, scheme)
     return model, {"energy_threshold": round(plan.threshold, 5), "ranks": plan.ranks}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", choices=["pretrained", "scratch"], default="pretrained")
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--test-per-class", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--ft-epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4, help="total epochs of every row")
+    parser.add_argument("--ft-epochs", type=int, default=1, help="of them, after factorizing")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--ft-lr", type=float, default=0.02)
+    parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--ft-lr", type=float, default=0.01)
     parser.add_argument("--energy", type=float, default=0.9, help="TRP e")
     parser.add_argument("--period", type=int, default=5, help="TRP m")
-    parser.add_argument("--nuclear", type=float, default=3e-4, help="λ (TRP+Nu, nuclear-only)")
-    parser.add_argument("--scheme", choices=["spatial", "channel"], default="spatial")
-    parser.add_argument("--target-reduction", type=float, default=2.0)
-    parser.add_argument("--rank-multiple", type=int, default=16)
+    parser.add_argument("--nuclear", type=float, default=3e-4, help="TRP + nuclear λ")
+    parser.add_argument("--schemes", nargs="+", default=["spatial", "channel"])
+    parser.add_argument("--rank-multiple", type=int, default=4)
     parser.add_argument("--max-cost-ratio", type=float, default=0.8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
-    parser.add_argument("--quick", action="store_true", help="smoke test (tiny data, 1 epoch)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="smoke test (tiny data, 1+1 epochs)")
     args = parser.parse_args()
     if args.quick:
-        args.per_class, args.test_per_class, args.epochs, args.ft_epochs = 30, 20, 1, 1
+        args.per_class, args.test_per_class, args.epochs, args.ft_epochs = 30, 20, 2, 1
+        args.rounds = 1
+    if not 0 < args.ft_epochs < args.epochs:
+        parser.error("--ft-epochs must be between 1 and --epochs - 1")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     if args.quick:  # the smoke test never overwrites the committed results
@@ -105,66 +123,68 @@ def main() -> None:
     bench = TRPBench(args)
     setup = {
         **vars(args),
-        "model": "resnet20 (option B)",
+        "model": "resnet20 (option A, pretrained)" if args.start == "pretrained" else "resnet20",
         "train_images": len(bench.data.train),
         "test_images": len(bench.data.test),
+        "seed": 0,
     }
     results = Results("trp_resnet20", setup, render)
+    finals: dict[str, nn.Module] = {}
+    base_epochs = args.epochs - args.ft_epochs
 
     def record(name: str, model: nn.Module, seconds: float, **extra: Any) -> dict[str, Any]:
         model = model.cpu()
-        row = {"method": name, "train_seconds": round(seconds, 1), **extra, **bench.measure(model)}
-        row["top1"] = bench.top1(model)
+        row = {
+            "method": name, "train_seconds": round(seconds, 1), **extra,
+            "params": count_params(model), "macs": count_macs(model, INPUT),
+            "top1": bench.top1(model),
+        }  # fmt: skip
         results.rows.append(row)
-        dense = results.rows[0]
-        speedups(results.rows, dense)
-        for r in results.rows:
-            r["top1_drop"] = round(dense["top1"] - r["top1"], 4)
+        finals[name] = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format)
         results.save()
         print(f"== {name}: top-1 {row['top1']:.4f}, MACs {row['macs']:,}", flush=True)
         return row
 
-    def wanted(name: str) -> bool:
-        return args.only is None or name in args.only
-
-    print("== dense", flush=True)
+    print(f"== dense, {base_epochs} epochs", flush=True)
     dense = bench.fresh_model()
-    dense_seconds = bench.train(dense, args.epochs, [], args.lr, 0)
-    dense_row = record("dense", dense, dense_seconds)
+    record("start model", dense, 0.0)
+    dense_seconds = bench.train(dense, base_epochs, [], args.lr, 0)
+    dense_full = copy.deepcopy(dense)
+    ft_seconds = bench.train(dense_full, args.ft_epochs, [], args.ft_lr, 1)
+    record("dense, same epochs", dense_full, dense_seconds + ft_seconds)
 
-    if wanted("post-hoc SVD") or wanted("post-hoc SVD + FT"):
-        print("== post-hoc SVD", flush=True)
-        model, info = factorize(dense, args)
-        row = record("post-hoc SVD", model, dense_seconds, top1_before=dense_row["top1"], **info)
-        ft = model.to(memory_format=torch.channels_last)
-        ft_seconds = bench.train(ft, args.ft_epochs, [], args.ft_lr, 1)
-        record("post-hoc SVD + FT", ft, dense_seconds + ft_seconds, top1_before=row["top1"],
-               **info)  # fmt: skip
-
-    methods = [
-        (
-            "nuclear-only",
-            TRPConfig(project=False, nuclear=args.nuclear, period=1, scheme=args.scheme),
-        ),  # fmt: skip
-        ("TRP", TRPConfig(energy=args.energy, period=args.period, scheme=args.scheme)),
-        (
-            "TRP + nuclear",
-            TRPConfig(
-                energy=args.energy, period=args.period, nuclear=args.nuclear, scheme=args.scheme
-            ),
-        ),  # fmt: skip
-    ]
-    for name, cfg in methods:
-        if not wanted(name):
-            continue
-        print(f"== {name}", flush=True)
+    for scheme in args.schemes:
+        print(f"== TRP + nuclear ({scheme})", flush=True)
+        cfg = TRPConfig(energy=args.energy, period=args.period, nuclear=args.nuclear, scheme=scheme)
         model = bench.fresh_model()
         term = TrainedRankPruning(cfg, model)
-        seconds = bench.train(model, args.epochs, [term], args.lr, 0)
+        seconds = bench.train(model, base_epochs, [term], args.lr, 0)
         before = bench.top1(model)
-        factorized, info = factorize(model, args)
-        record(name, factorized, seconds, top1_before=before,
-               trp_last_ranks=dict(zip(term.names, term.last_ranks, strict=True)), **info)  # fmt: skip
+        trp, info = factorize(model, args, scheme, rule="energy", threshold=args.energy)
+        trp_macs = count_macs(trp, INPUT)
+        after = bench.top1(trp)
+        trp = trp.to(memory_format=torch.channels_last)
+        seconds += bench.train(trp, args.ft_epochs, [], args.ft_lr, 1)
+        record(f"TRP + nuclear + FT ({scheme})", trp, seconds, scheme=scheme,
+               top1_before_factorizing=before, top1_after_factorizing=after, **info)  # fmt: skip
+
+        print(f"== post-hoc SVD + FT ({scheme}) at {trp_macs:,} MACs", flush=True)
+        target = trp_macs / count_macs(dense, INPUT)
+        svd, info = factorize(dense, args, scheme, rule="macs", macs_target=target)
+        after = bench.top1(svd)
+        svd = svd.to(memory_format=torch.channels_last)
+        svd_seconds = dense_seconds + bench.train(svd, args.ft_epochs, [], args.ft_lr, 1)
+        row = record(f"post-hoc SVD + FT ({scheme})", svd, svd_seconds, scheme=scheme,
+                     top1_after_factorizing=after, **info)  # fmt: skip
+        row["macs_gap_vs_trp"] = round(row["macs"] / trp_macs - 1, 4)
+        results.save()
+
+    print("== latency (interleaved)", flush=True)
+    latency = harness.interleaved_latency(finals, INPUT, args.threads, args.rounds, repeats=20)
+    for row in results.rows:
+        row["latency_ms"] = latency[row["method"]]
+    speedups(results.rows, results.rows[0])
+    results.save()
     print(render(results.data))
     print(f"results: {harness.RESULTS / 'trp_resnet20.md'}")
 
@@ -172,33 +192,33 @@ def main() -> None:
 def render(result: dict[str, Any]) -> str:
     s = result["setup"]
     lines = [
-        "# Trained Rank Pruning vs post-hoc SVD (ResNet-20, CIFAR-10)",
+        "# Trained Rank Pruning vs post-hoc SVD at matched MACs (ResNet-20, CIFAR-10)",
         "",
-        f"Budget: {s['train_images']:,} training images ({s['per_class']} per class), "
-        f"{s['epochs']} training epochs for every method, + {s['ft_epochs']} fine-tuning epochs "
-        f"for post-hoc SVD + FT only; batch {s['batch_size']}, SGD momentum 0.9, weight decay "
-        f"1e-4, cosine lr {s['lr']} (FT {s['ft_lr']}); TRP e = {s['energy']}, m = {s['period']}; "
-        f"λ = {s['nuclear']} (TRP + nuclear on projection steps; nuclear-only every step, full "
-        f"U Vᵀ). Factorization: {s['scheme']} scheme, matched MACs target "
-        f"{s['target_reduction']}x (largest common energy threshold that fits), ranks rounded up "
-        f"to multiples of {s['rank_multiple']}, a layer split only if it then costs <= "
-        f"{s['max_cost_ratio']} of its MACs. Top-1 on {s['test_images']:,} test images; ONNX "
-        f"Runtime, {s['threads']} threads; torch {s['torch']}. "
+        f"Start: {s['model']}. Every row: {s['train_images']:,} training images "
+        f"({s['per_class']} per class), {s['epochs']} epochs in total, of which the last "
+        f"{s['ft_epochs']} fine-tune the factorized model (dense: plain training); batch "
+        f"{s['batch_size']}, SGD momentum 0.9, weight decay 1e-4, cosine lr {s['lr']} (FT "
+        f"{s['ft_lr']}); TRP e = {s['energy']}, m = {s['period']}, nuclear λ = {s['nuclear']}. "
+        f"TRP is factorized at its own energy e; SVD at the same MACs (planner rule macs: "
+        f"largest common energy that fits; ranks in multiples of {s['rank_multiple']}). Top-1 on "
+        f"{s['test_images']:,} test images; ONNX Runtime latency: median of {s['rounds']} "
+        f"interleaved passes, {s['threads']} threads; seed {s['seed']}; torch {s['torch']}. "
         f"Total {result.get('total_seconds', 0) / 60:.1f} min.",
         "",
-        "| method | top-1 | top-1 before factorizing | drop vs dense | params | MACs | MACs "
-        "reduction | energy e found | ORT bs1 ms | ORT bs32 ms | ORT speed-up bs1 / bs32 | "
-        "train s |",
+        "| method | top-1 | top-1 right after factorizing | params | MACs | MACs reduction "
+        "| MACs vs TRP | energy e | ORT bs1 ms | ORT bs32 ms | speed-up bs1 / bs32 | train s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
-        before = r.get("top1_before")
+        after = r.get("top1_after_factorizing")
+        lat = r.get("latency_ms", {})
+        gap = r.get("macs_gap_vs_trp")
         lines.append(
             f"| {r['method']} | {100 * r['top1']:.2f} | "
-            f"{'' if before is None else f'{100 * before:.2f}'} | "
-            f"{100 * r.get('top1_drop', 0):+.2f} | {r['params']:,} | {r['macs'] / 1e6:.2f} M | "
-            f"{r.get('macs_reduction', 1):.2f}x | {r.get('energy_threshold', '')} | "
-            f"{r['latency_ms']['ort_bs1']:.3f} | {r['latency_ms']['ort_bs32']:.2f} | "
+            f"{'' if after is None else f'{100 * after:.2f}'} | {r['params']:,} | "
+            f"{r['macs'] / 1e6:.2f} M | {r.get('macs_reduction', 1):.2f}x | "
+            f"{'' if gap is None else f'{100 * gap:+.1f} %'} | {r.get('energy_threshold', '')} | "
+            f"{lat.get('ort_bs1', float('nan')):.3f} | {lat.get('ort_bs32', float('nan')):.2f} | "
             f"{r.get('ort_speedup_bs1', 1):.2f}x / {r.get('ort_speedup_bs32', 1):.2f}x | "
             f"{r['train_seconds']:.0f} |"
         )
