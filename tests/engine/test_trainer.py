@@ -95,3 +95,36 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path: Path) -> None:
     state = load_checkpoint(ckpt)
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+class GradNorm(TrainingTerm):
+    """Records the global gradient norm the optimizer is about to use (after clipping)."""
+
+    def __init__(self) -> None:
+        self.norms: list[float] = []
+
+    def after_step(self, model: nn.Module, lr: float) -> None:
+        grads = [p.grad.detach().flatten() for p in model.parameters() if p.grad is not None]
+        self.norms.append(float(torch.cat(grads).norm()))
+
+
+def test_grad_clip_bounds_the_global_gradient_norm() -> None:
+    data = [(x * 100.0, y) for x, y in batches()]  # large inputs: large gradients
+    norms = {}
+    for clip in (None, 0.5):
+        torch.manual_seed(0)
+        term = GradNorm()
+        Trainer(
+            nn.Linear(6, 2),
+            data,
+            None,
+            epochs=1,
+            optimizer=OptimizerConfig(lr=0.01, grad_clip=clip),
+            schedule=ScheduleConfig(name="constant"),
+            terms=[term],
+        ).fit()
+        norms[clip] = term.norms
+    assert max(norms[None]) > 5.0  # unclipped: measured 21.8-125.3
+    assert max(norms[0.5]) <= 0.5 + 1e-5
+    with pytest.raises(ValueError):
+        OptimizerConfig(grad_clip=0.0)

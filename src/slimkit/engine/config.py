@@ -28,6 +28,12 @@ class OptimizerConfig(Config):
     weight_decay: float = Field(5e-4, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
     no_decay_norm_and_bias: bool = False
+    grad_clip: float | None = Field(
+        None,
+        gt=0,
+        description="clip the global gradient norm to this value before each step (the FAQD "
+        "official code uses 20); null: no clipping",
+    )
 
 
 class ScheduleConfig(Config):

@@ -141,6 +141,7 @@ class Trainer:
         self.val_loader = val_loader
         self.eval_every = max(1, eval_every)
         self.optimizer = build_optimizer(model, optimizer)
+        self.grad_clip = optimizer.grad_clip
         self.schedule = LRSchedule(schedule, optimizer.lr, len(train_loader), epochs)  # type: ignore[arg-type]
         self.history: list[dict[str, Any]] = []
         # a term may weight or drop the task loss on labels (``task_loss_weight``; 0: the
@@ -308,6 +309,8 @@ class Trainer:
                 loss.backward()
                 for term in self.terms:
                     term.before_step(model)
+                if self.grad_clip is not None:  # after the terms: they add to the gradients
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
                 optimizer.step()
                 for term in self.terms:
                     term.after_step(model, lr)
