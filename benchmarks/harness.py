@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,7 +27,8 @@ from torch import nn
 
 from slimkit.data import Augment, BatchLoader, load_dataset
 from slimkit.engine import OptimizerConfig, ScheduleConfig, Trainer, TrainingTerm, evaluate
-from slimkit.measure import count_macs, count_params, measure_latency
+from slimkit.measure import count_macs, count_params, export_onnx, measure_latency
+from slimkit.measure.interleaved import interleaved_ort_latency
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -143,25 +144,17 @@ def interleaved_latency(
 ) -> dict[str, dict[str, float]]:
     """ORT latency (batch 1 and 32) of several models, measured in ``rounds`` interleaved passes
     (model A, B, C, A, B, C, ...) and reduced to the median over passes, so that a slow spell of
-    the machine hits every model alike instead of one row."""
-    passes: dict[str, list[dict[str, float]]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            passes[name].append(
-                measure_latency(
-                    model.cpu(),
-                    input_size,
-                    batch_sizes=(1, 32),
-                    threads=threads,
-                    runtimes=("ort",),
-                    repeats=repeats,
-                    budget_s=None,
-                )
-            )
-    return {
-        name: {key: statistics.median(p[key] for p in runs) for key in runs[0]}
-        for name, runs in passes.items()
-    }
+    the machine hits every model alike instead of one row: each model is exported to ONNX and
+    timed by :func:`slimkit.measure.interleaved.interleaved_ort_latency`."""
+    with tempfile.TemporaryDirectory(prefix="slimkit-bench-") as tmp:
+        files = {}
+        for i, (name, model) in enumerate(models.items()):
+            files[name] = Path(tmp) / f"model{i}.onnx"
+            export_onnx(model.cpu(), files[name], input_size, dynamic_batch=True)
+        return interleaved_ort_latency(
+            files, input_size, batch_sizes=(1, 32), threads=threads, rounds=rounds,
+            repeats=repeats,
+        )  # fmt: skip
 
 
 def cpu_simd() -> list[str]:

@@ -31,6 +31,7 @@ from torch import nn
 
 from slimkit import __version__
 from slimkit.engine.checkpoint import UnreadableFile, atomic_save, read_torch_file
+from slimkit.errors import first_line
 from slimkit.models import build_model
 from slimkit.registry import EDITS
 
@@ -127,30 +128,27 @@ def load_artifact(path: str | Path) -> SlimModel:
             **builder["kwargs"],
         )
     except Exception as exc:  # noqa: BLE001  (any failure means the builder section is bad)
-        raise ArtifactError(f"{path}: builder {builder['name']!r}: {_first_line(exc)}") from None
+        raise ArtifactError(
+            f"{path}: builder {builder['name']!r}: {first_line(exc, 200)}"
+        ) from None
     handle = SlimModel(module=module, builder=builder, meta=meta)
     for index, edit in enumerate(edits):
         try:
             handle.apply_edit(edit["kind"], **edit["params"])
         except Exception as exc:  # noqa: BLE001  (a damaged or foreign edit record)
             raise ArtifactError(
-                f"{path}: edits[{index}] ({edit['kind']}) cannot be replayed: {_first_line(exc)}"
+                f"{path}: edits[{index}] ({edit['kind']}) cannot be replayed: {first_line(exc, 200)}"
             ) from None
     try:
         handle.module.load_state_dict(data["state_dict"])
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise ArtifactError(
-            f"{path}: weights do not fit the rebuilt model ({_first_line(exc)})"
+            f"{path}: weights do not fit the rebuilt model ({first_line(exc, 200)})"
         ) from None
     return handle
 
 
 MAX_INPUT_ELEMENTS = 2**26  # one input image of at most 64 M values (256 MB in float32)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _checked_parts(

@@ -30,6 +30,7 @@ import sys
 from collections.abc import Sequence
 
 from slimkit import __version__
+from slimkit.errors import first_line
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -216,11 +217,6 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_INTERRUPTED = 130
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _report_error(exc: Exception) -> int:
     """Print one line for ``exc`` and return the exit status.
 
@@ -231,18 +227,18 @@ def _report_error(exc: Exception) -> int:
     # looked up, not imported: `validate` and `--help` must not load torch
     loop = sys.modules.get("slimkit.engine.loop")
     if loop is not None and isinstance(exc, loop.TrainingDiverged):
-        print(f"slimkit: error: {_first_line(exc)}", file=sys.stderr)
+        print(f"slimkit: error: {first_line(exc)}", file=sys.stderr)
         return EXIT_DIVERGED
     if isinstance(exc, ValueError):
-        print(f"slimkit: error: {_first_line(exc)}", file=sys.stderr)
+        print(f"slimkit: error: {first_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        reason = exc.strerror or _first_line(exc)
+        reason = exc.strerror or first_line(exc)
         print(f"slimkit: error: {where}{reason}", file=sys.stderr)
         return EXIT_USER_ERROR
     print(
-        f"slimkit: internal error: {type(exc).__name__}: {_first_line(exc)[:300]} "
+        f"slimkit: internal error: {type(exc).__name__}: {first_line(exc, 300)} "
         "(run with SLIMKIT_DEBUG=1 for the traceback)",
         file=sys.stderr,
     )

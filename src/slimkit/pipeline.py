@@ -60,6 +60,7 @@ from slimkit.engine.evaluate import EvalResult, evaluate
 from slimkit.engine.memory_format import channels_last_hazard
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.progress import ProgressBars
+from slimkit.errors import first_line
 from slimkit.fileio import atomic_write_text
 from slimkit.measure import count_macs, count_params
 from slimkit.models import load_weights
@@ -334,7 +335,7 @@ def _load_state(run_dir: Path) -> dict[str, Any]:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunDirError(
-            f"--resume: {path} is damaged ({str(exc).splitlines()[0][:80]}); "
+            f"--resume: {path} is damaged ({first_line(exc, 80)}); "
             "delete it to rerun every stage, or start a new run"
         ) from None
     if not isinstance(state, dict) or not isinstance(state.get("completed"), list):
@@ -449,7 +450,7 @@ def _open_run_dir(
         try:
             path = _prepare_run_dir(run_dir, recipe, resume, dist)
             saved = path / "recipe.yaml"
-            rerun_from = None
+            given, before, rerun_from = recipe.to_dict(), None, None
             if resume:
                 try:
                     before = load_yaml(saved.read_bytes(), source=str(saved))
@@ -457,9 +458,9 @@ def _open_run_dir(
                     raise RunDirError(f"--resume: {exc}") from None
                 if not isinstance(before, dict):
                     raise RunDirError(f"--resume: {saved} is not a recipe")
-                rerun_from = first_changed_stage(before, recipe.to_dict(), saved)
+                rerun_from = first_changed_stage(before, given, saved)
                 _load_state(path)  # a damaged state.json is refused before any work
-            if not resume or rerun_from is not None or before != recipe.to_dict():
+            if before != given:  # a new run, or a resume whose stages or free keys changed
                 save_recipe(recipe, saved)
             outcome = [str(path), rerun_from, None]
         except (ValueError, OSError) as exc:
@@ -506,8 +507,7 @@ def build_run(
             },
         )
     except TypeError as exc:  # an argument the builder does not take, or of the wrong type
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "bad arguments"
-        raise ValueError(f"model.kwargs: {recipe.model.name}: {first}") from None
+        raise ValueError(f"model.kwargs: {recipe.model.name}: {first_line(exc)}") from None
     if recipe.model.weights:
         load_weights(handle.module, recipe.model.weights)
         handle.meta["weights"] = recipe.model.weights

@@ -66,6 +66,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from slimkit.errors import first_line
+
 __all__ = [
     "DATASETS",
     "EDITS",
@@ -412,10 +414,9 @@ def load_plugins(*, force: bool = False) -> list[str]:
                 if not isinstance(obj, types.ModuleType):
                     obj()
             except Exception as exc:  # noqa: BLE001  (a broken plugin must not break slimkit)
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 warnings.warn(
                     f"slimkit plugin {ep.name!r} ({ep.value}) failed to load: "
-                    f"{type(exc).__name__}: {first}",
+                    f"{type(exc).__name__}: {first_line(exc)}",
                     stacklevel=2,
                 )
                 continue

@@ -28,6 +28,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from slimkit.errors import first_line
+
 __all__ = ["YamlError", "load_yaml", "MAX_DEPTH", "MAX_NODES"]
 
 MAX_NODES = 100_000
@@ -38,9 +40,10 @@ class YamlError(ValueError):
     """Text that is not an acceptable recipe document; the message is one line."""
 
 
-def _size_and_depth(root: Node, max_nodes: int, max_depth: int, where: str) -> None:
-    """Count the nodes of the fully expanded document (aliases counted at every use) and check
-    the nesting depth, without expanding anything (sizes of shared nodes are memoised)."""
+def _check_nodes(root: Node, max_nodes: int, max_depth: int, where: str) -> None:
+    """Check duplicate keys, the nesting depth and the size of the fully expanded document
+    (aliases counted at every use) in one walk, without expanding anything (sizes of shared
+    nodes are memoised)."""
     sizes: dict[int, int] = {}
     # iterative post-order walk, so a 5,000-level document does not exhaust Python's stack
     stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
@@ -61,6 +64,8 @@ def _size_and_depth(root: Node, max_nodes: int, max_depth: int, where: str) -> N
             continue
         if id(node) in sizes:
             continue
+        if isinstance(node, MappingNode):
+            _check_keys(node, where)
         stack.append((node, depth, True))
         stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
 
@@ -73,27 +78,25 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def _check_duplicates(root: Node, where: str) -> None:
-    seen_nodes: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen_nodes:
+def _check_keys(node: MappingNode, where: str) -> None:
+    first: dict[Any, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode):
             continue
-        seen_nodes.add(id(node))
-        if isinstance(node, MappingNode):
-            first: dict[Any, int] = {}
-            for key, _ in node.value:
-                if not isinstance(key, ScalarNode):
-                    continue
-                line = key.start_mark.line + 1
-                if key.value in first and key.value != "<<":
-                    raise YamlError(
-                        f"{where}line {line}: duplicate key '{key.value}' "
-                        f"(first given on line {first[key.value]})"
-                    )
-                first[key.value] = line
-        stack.extend(_children(node))
+        line = key.start_mark.line + 1
+        if key.value in first and key.value != "<<":
+            raise YamlError(
+                f"{where}line {line}: duplicate key '{key.value}' "
+                f"(first given on line {first[key.value]})"
+            )
+        first[key.value] = line
+
+
+def _invalid(exc: yaml.YAMLError, where: str) -> YamlError:
+    mark = getattr(exc, "problem_mark", None)
+    line = f"line {mark.line + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or first_line(exc)
+    return YamlError(f"{where}{line}invalid YAML: {problem}")
 
 
 def load_yaml(
@@ -126,20 +129,13 @@ def load_yaml(
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise YamlError(f"{where}{line}invalid YAML: {problem}") from None
+        raise _invalid(exc, where) from None
     except RecursionError:
         raise YamlError(f"{where}nesting deeper than {max_depth} levels") from None
     if root is None:
         return None
-    _size_and_depth(root, max_nodes, max_depth, where)
-    _check_duplicates(root, where)
+    _check_nodes(root, max_nodes, max_depth, where)
     try:
         return yaml.SafeLoader(text).construct_document(root)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise YamlError(f"{where}{line}invalid YAML: {problem}") from None
+        raise _invalid(exc, where) from None

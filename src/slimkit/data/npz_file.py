@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from slimkit.errors import first_line
+
 __all__ = ["NpzFile", "open_npz"]
 
 _DAMAGE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
@@ -47,7 +49,7 @@ class NpzFile:
         except _DAMAGE as err:
             raise ValueError(
                 f"root: cannot read array {key!r} of {str(self.path)!r}; the file is damaged or "
-                f"truncated ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+                f"truncated ({type(err).__name__}: {first_line(err)})"
             ) from None
 
     def __contains__(self, key: object) -> bool:
@@ -70,8 +72,7 @@ def open_npz(path: str | Path) -> NpzFile:
         archive = np.load(path, allow_pickle=False)
     except _DAMAGE as err:
         raise ValueError(
-            f"root: cannot read {str(path)!r} as .npz ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else 'damaged or truncated'})"
+            f"root: cannot read {str(path)!r} as .npz ({type(err).__name__}: {first_line(err)})"
         ) from None
     if not hasattr(archive, "files"):  # a bare .npy array, not an archive
         raise ValueError(f"root: {str(path)!r} is a .npy array, not an .npz archive")

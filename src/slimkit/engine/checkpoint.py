@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from slimkit.errors import first_line
 from slimkit.fileio import atomic_write
 
 
@@ -50,9 +51,9 @@ def read_torch_file(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001  (truncated zip, refused pickle, foreign format)
-        text = str(exc).strip()
-        first = text.splitlines()[0][:160] if text else ""
-        raise UnreadableFile(f"torch.load failed: {type(exc).__name__}: {first}") from None
+        raise UnreadableFile(
+            f"torch.load failed: {type(exc).__name__}: {first_line(exc, 160)}"
+        ) from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from slimkit.errors import first_line
 from slimkit.measure._common import (
     check_choices,
     check_input_size,
@@ -182,10 +183,9 @@ def export_onnx(
             else:
                 _export_dynamo(model, x, path, max(opset, 18), dynamic_batch)
         except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "failed"
             raise ExportError(
                 f"export: torch.onnx ({exporter}, opset {opset}) could not export "
-                f"{type(model).__name__}: {first}"
+                f"{type(model).__name__}: {first_line(exc, 200)}"
             ) from None
         session = ort_session(path, threads=torch.get_num_threads())
         input_name = session.get_inputs()[0].name

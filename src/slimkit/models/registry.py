@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from slimkit.errors import first_line
 from slimkit.registry import MODELS
 
 if TYPE_CHECKING:
@@ -199,10 +200,9 @@ def call_builder(model_name: str, builder: Callable[..., nn.Module], /, **kwargs
     try:
         return builder(**kwargs)
     except ValueError as err:
-        text = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"model {model_name!r}: {text}") from err
+        raise ValueError(f"model {model_name!r}: {first_line(err)}") from err
     except TypeError as err:
-        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        text = first_line(err)
         if not any(marker in text for marker in _SIGNATURE_ERRORS):
             raise
         fixed = _FIXED_KWARG.search(text)

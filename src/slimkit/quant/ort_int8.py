@@ -101,9 +101,6 @@ class _Batches:
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._it, None)
 
-    def rewind(self) -> None:  # pragma: no cover - not used by a single calibration pass
-        raise NotImplementedError
-
 
 def _optimized_ops(path: Path, save: Path | None) -> dict[str, int]:
     import onnx

@@ -84,22 +84,20 @@ def _split_train(ctx: Any, cfg: Int8StageConfig) -> tuple[Any, Any]:
     return calibration, train.subset(rest)
 
 
-def ort_metrics(ctx: Any, path: Any, dataset: Any, threads: int) -> dict[str, float]:
-    """The task's metrics of an ONNX file on ``dataset``, computed with ONNX Runtime."""
+def ort_evaluate(
+    ctx: Any, path: Any, dataset: Any, threads: int
+) -> tuple[dict[str, float], np.ndarray]:
+    """The task's metrics of an ONNX file on ``dataset`` and its first output (concatenated),
+    from one ONNX Runtime pass."""
     session = ort_session(path, threads)
     name = session.get_inputs()[0].name
     metric = ctx.task.new_metric("cpu")
+    outputs = []
     for batch in _loader(ctx, dataset):
         out = session.run(None, {name: batch[0].contiguous().numpy()})[0]
         metric.update(torch.from_numpy(out), batch)
-    return metric.compute()
-
-
-def ort_outputs(path: Any, batches: list[np.ndarray], threads: int) -> np.ndarray:
-    """The first output of an ONNX file on ``batches``, concatenated (ONNX Runtime)."""
-    session = ort_session(path, threads)
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: b})[0] for b in batches])
+        outputs.append(out)
+    return metric.compute(), np.concatenate(outputs)
 
 
 def fidelity(outputs: np.ndarray, reference: np.ndarray) -> float:
@@ -153,8 +151,7 @@ def run_int8(ctx: Any, cfg: Int8StageConfig) -> dict[str, Any]:
     calibration, selection = _split_train(ctx, cfg)
     batches = _images(ctx, calibration)
     head = ctx.task.headline
-    selection_batches = _images(ctx, selection)
-    reference = ort_outputs(fp32, selection_batches, threads)
+    _, reference = ort_evaluate(ctx, fp32, selection, threads)
     candidates: dict[str, dict[str, Any]] = {}
     files = {"fp32": fp32}
     for method, fmt, variant in itertools.product(cfg.methods, cfg.formats, cfg.variants):
@@ -164,14 +161,14 @@ def run_int8(ctx: Any, cfg: Int8StageConfig) -> dict[str, Any]:
             fp32, out, batches, fmt=fmt, method=method, activation=cfg.activation,
             reduce_range=variant == "reduce_range", first_layer_float=variant == "first_layer_float",
         )  # fmt: skip
-        outputs = ort_outputs(out, selection_batches, threads)
+        scores, outputs = ort_evaluate(ctx, out, selection, threads)
         candidates[tag] = {
             "method": method,
             "format": fmt,
             "variant": variant,
             "fidelity": fidelity(outputs, reference),
             "output_mse_vs_fp32": float(np.mean((outputs - reference) ** 2)),
-            "selection": {head: ort_metrics(ctx, out, selection, threads)[head]},
+            "selection": {head: scores[head]},
             "integer_fraction": round(made.integer_fraction, 3),
             "ops": made.ops,
         }
@@ -194,8 +191,8 @@ def run_int8(ctx: Any, cfg: Int8StageConfig) -> dict[str, Any]:
     ctx.path(f"model_int8_{chosen}.onnx").replace(ctx.path(cfg.filename))
     for tag in candidates:  # the losing candidates are described in the record, not kept
         ctx.path(f"model_int8_{tag}.onnx").unlink(missing_ok=True)
-    test_int8 = ort_metrics(ctx, ctx.path(cfg.filename), ctx.data.test, threads)
-    test_fp32 = ort_metrics(ctx, fp32, ctx.data.test, threads)
+    test_int8, _ = ort_evaluate(ctx, ctx.path(cfg.filename), ctx.data.test, threads)
+    test_fp32, _ = ort_evaluate(ctx, fp32, ctx.data.test, threads)
     ctx.final.metrics = dict(test_int8)
     ctx.final.headline = {"name": head, "value": test_int8[head]}
     ctx.final.onnx_path = cfg.filename

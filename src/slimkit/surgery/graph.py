@@ -10,6 +10,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
+from slimkit.errors import first_line
+
 __all__ = ["build_graph", "check_prunable", "classifier_of", "module_names"]
 
 
@@ -111,10 +113,10 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
                 verbose=False,
             )
         except (RuntimeError, TypeError, KeyError, AttributeError, AssertionError) as exc:
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "failed"
             raise SurgeryError(
                 f"torch-pruning could not trace {type(model).__name__} "
-                f"({type(exc).__name__}: {first}); this model cannot be channel-pruned"
+                f"({type(exc).__name__}: {first_line(exc, 200)}); this model cannot be "
+                "channel-pruned"
             ) from None
 
 
