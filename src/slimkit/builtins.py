@@ -48,6 +48,8 @@ MODELS.declare("wrn16_4", "slimkit.models.wide_resnet:wrn16_4", description="Wid
 MODELS.declare("wrn28_10", "slimkit.models.wide_resnet:wrn28_10", description="Wide ResNet WRN-28-10, 36.5 M params")
 MODELS.declare("wrn_tiny", "slimkit.models.wide_resnet:wrn_tiny", description="tiny Wide ResNet, depth 10, widen 1, base widths 8/16/32 (tests)")
 MODELS.declare("lenet5", "slimkit.models.lenet:lenet5", description="LeNet-5 (conv 6-16, fc 120-84) for 32x32 inputs")
+MODELS.declare("darts_supernet", "slimkit.nas.supernet:darts_supernet", description="DARTS search supernet (8 ops x 14 edges, non-affine BN); kwargs cells, channels")
+MODELS.declare("darts_net", "slimkit.nas.network:darts_net", description="network from a DARTS genotype (darts_v2, a genotype.json...); kwargs cells, channels, auxiliary")
 MODELS.declare("fcos", "slimkit.models.detection:build_fcos", description="FCOS detector (anchor-free) with an FPN on a zoo/timm/tv backbone")
 MODELS.declare("seg_lraspp", "slimkit.models.segmentation:build_seg_lraspp", description="semantic segmentation: LR-ASPP head on a zoo/timm/tv backbone")
 
@@ -92,12 +94,14 @@ STAGES.declare("measure", config=f"{_SC}:MeasureStageConfig", run="slimkit.stage
 STAGES.declare("prune", config=f"{_SC}:PruneStageConfig", run="slimkit.stages.prune:run_prune")
 STAGES.declare("int8", config=f"{_SC}:Int8StageConfig", run="slimkit.stages.int8:run_int8")
 STAGES.declare("factorize", config=f"{_SC}:FactorizeStageConfig", run="slimkit.stages.factorize:run_factorize")
+STAGES.declare("search", config="slimkit.nas.config:SearchStageConfig", run="slimkit.stages.search:run_search")
 STAGES.declare("quantize", config=f"{_SC}:QuantizeStageConfig", run="slimkit.stages.quantize:run_quantize")
 
 # -- training terms: light config class, heavy factory ----------------------------------------
 TERMS.declare("bn_sparsity", config="slimkit.sparsity.config:BNSparsityConfig", build="slimkit.sparsity.bn_scale:build_bn_sparsity")
 TERMS.declare("sgl", config="slimkit.sparsity.config:GroupSplittingConfig", build="slimkit.sparsity.group_splitting:build_group_splitting")
 TERMS.declare("trp", config="slimkit.lowrank.config:TRPConfig", build="slimkit.lowrank.trp:build_trp")
+TERMS.declare("darts_retrain", config="slimkit.nas.config:DartsRetrainConfig", build="slimkit.nas.retrain:build_darts_retrain")
 TERMS.declare("distill", config="slimkit.distill.config:DistillConfig", build="slimkit.distill.terms:build_distill")
 
 # -- tasks: light config class, heavy builder -------------------------------------------------

@@ -73,8 +73,9 @@ class TermContext(Protocol):
         """The learning problem (:class:`slimkit.tasks.base.Task`)."""
         ...
 
-    def loader(self, split: str, *, seed_offset: int = 0) -> Iterable[Any]:
-        """This rank's batches of ``split`` (``train``: shuffled and augmented)."""
+    def loader(self, split: str, *, seed_offset: int = 0, shuffle: bool = False) -> Iterable[Any]:
+        """This rank's batches of ``split`` (``train``, or any split with ``shuffle=True``:
+        shuffled and augmented)."""
         ...
 
     def evaluate(

@@ -125,15 +125,17 @@ class RunContext:
         """``train``, ``val`` (when the recipe carves one) and ``test``."""
         return ["train", "test"] if self.data.val is None else ["train", "val", "test"]
 
-    def loader(self, split: str, *, seed_offset: int = 0) -> Any:
+    def loader(self, split: str, *, seed_offset: int = 0, shuffle: bool = False) -> Any:
         """This rank's batches of ``split``: ``train`` is shuffled, augmented and drops the last
         partial batch; ``val``, ``test`` and ``train_eval`` (the training images, unaugmented)
-        are this rank's evaluation shard (every sample on exactly one rank)."""
+        are this rank's evaluation shard (every sample on exactly one rank). ``shuffle=True``
+        serves any split the way ``train`` is served (architecture search trains α on ``val``)."""
         cfg = self.recipe.data
         mean, std = self.normalization
-        if split == "train":
+        sources = {"train": self.data.train, "val": self.data.val, "test": self.data.test}
+        if split == "train" or (shuffle and sources.get(split) is not None):
             return make_loader(
-                self.data.train,
+                sources[split],
                 cfg.batch_size,
                 shuffle=True,
                 augment=cfg.augment,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SerializeAsAny, field_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from slimkit.config import Config, ConfigError, short_repr, validate_config
 from slimkit.data.config import AugmentConfig, DataConfig
@@ -90,6 +90,18 @@ class Recipe(Config):
     stages: list[SerializeAsAny[StageConfig]] = Field(min_length=1)
 
     dispatch = {"stages": (STAGES, "kind"), "task": (TASKS, "name")}
+
+    @model_validator(mode="after")
+    def _val_split_where_needed(self) -> Recipe:
+        carved = self.data.val_fraction is not None or self.data.val_per_class is not None
+        for index, stage in enumerate(self.stages):
+            if stage.needs_val_split and not carved:
+                raise ValueError(
+                    f"stages[{index}] ({stage.kind}) needs a validation split carved from the "
+                    "training set: set data.val_fraction (e.g. 0.5, as DARTS) or "
+                    "data.val_per_class"
+                )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as plain data (what ``recipe.yaml`` in a run directory holds)."""

@@ -280,6 +280,8 @@ class Trainer:
         if hasattr(self.train_loader, "set_epoch"):
             self.train_loader.set_epoch(epoch)  # type: ignore[union-attr]
         model.train()
+        for term in self.terms:
+            term.on_epoch_start(model, epoch, self.epochs)
         epoch_start = time.perf_counter()
         sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, count
         train_metric = task.train_metric(self.device)

@@ -8,8 +8,10 @@ A term has at most three per-step hooks, called by the loop in this order each s
 
 Terms own their state (auxiliary variables, masks) and round-trip it through ``state_dict`` /
 ``load_state_dict``, which the checkpoint stores. ``on_train_start``/``on_train_end`` bracket a
-train stage (e.g. copy an auxiliary variable into the weights at the end), ``epoch_metrics``
-returns scalars logged per epoch (e.g. sparsity) and ``plots`` draws the term's own figures. The same objects work in a user's own loop:
+train stage (e.g. copy an auxiliary variable into the weights at the end), ``on_epoch_start``
+opens each epoch (e.g. a drop-path ramp), ``epoch_metrics`` returns scalars logged per epoch
+(e.g. sparsity) and ``plots`` draws the term's own figures. The same objects work in a user's
+own loop:
 
 Example:
     >>> import torch
@@ -53,6 +55,10 @@ class TrainingTerm:
     def on_train_start(self, model: nn.Module) -> None:
         """Called once before the first step of a fresh train stage (a resumed stage restores
         the term's state with :meth:`load_state_dict` instead)."""
+
+    def on_epoch_start(self, model: nn.Module, epoch: int, epochs: int) -> None:
+        """Called before each epoch (``epoch`` counts from 0 of ``epochs``), also on resume;
+        e.g. a schedule that depends on training progress (drop-path ramp)."""
 
     def loss(
         self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor], outputs: torch.Tensor

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, PositiveInt, SerializeAsAny, model_validator
 
@@ -61,6 +61,8 @@ class StageConfig(Config):
 
     kind: str
     name: str | None = None
+    #: the stage trains on a validation split carved from the training set (``search``)
+    needs_val_split: ClassVar[bool] = False
 
 
 class TrainStageConfig(StageConfig):
