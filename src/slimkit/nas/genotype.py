@@ -51,7 +51,7 @@ OPS = (
     "sep_conv_5x5",
     "dil_conv_3x3",
     "dil_conv_5x5",
-)  # the same order as slimkit.nas.ops.PRIMITIVES (torch-free copy, checked by a test)
+)  # the official code's order; α's columns follow it (slimkit.nas.ops.PRIMITIVES)
 
 Node = tuple[tuple[str, int], tuple[str, int]]
 

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from slimkit.nas.genotype import Genotype, resolve_genotype
-from slimkit.nas.ops import FactorizedReduce, ReLUConvBN, make_op
-from slimkit.nas.supernet import reduction_layers
+from slimkit.nas.layout import CellShape, cell_layout, preprocess, reduction_layers, stem
+from slimkit.nas.ops import make_op
 
 __all__ = ["AuxiliaryHead", "DartsNet", "GenotypeCell", "darts_net", "drop_path"]
 
@@ -44,23 +44,11 @@ def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
 class GenotypeCell(nn.Module):
     """A derived cell: two ops per node, as the genotype lists them."""
 
-    def __init__(
-        self,
-        genotype: Genotype,
-        c_prev_prev: int,
-        c_prev: int,
-        channels: int,
-        reduction: bool,
-        reduction_prev: bool,
-    ) -> None:
+    def __init__(self, genotype: Genotype, shape: CellShape) -> None:
         super().__init__()
+        reduction, channels = shape.reduction, shape.channels
         self.reduction = reduction
-        self.preprocess0 = (
-            FactorizedReduce(c_prev_prev, channels)
-            if reduction_prev
-            else ReLUConvBN(c_prev_prev, channels, 1, 1, 0)
-        )
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
+        self.preprocess0, self.preprocess1 = preprocess(shape, affine=True)
         nodes = genotype.reduce if reduction else genotype.normal
         self.concat = list(genotype.reduce_concat if reduction else genotype.normal_concat)
         self.sources = [src for node in nodes for _, src in node]
@@ -131,25 +119,15 @@ class DartsNet(nn.Module):
         self.drop_path_max = drop_path
         self.drop_path_prob = drop_path
         self.aux_logits: torch.Tensor | None = None
-        c_curr = stem_multiplier * channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr)
-        )
-        c_prev_prev, c_prev, c_curr = c_curr, c_curr, channels
-        self.cells = nn.ModuleList()
-        reduction_prev = False
+        c_stem = stem_multiplier * channels
+        self.stem = stem(in_channels, c_stem)
+        multiplier = (len(genotype.normal_concat), len(genotype.reduce_concat))
+        shapes = cell_layout(cells, channels, c_stem, multiplier)
+        self.cells = nn.ModuleList(GenotypeCell(genotype, shape) for shape in shapes)
         self.aux_after = reduction_layers(cells)[1] if auxiliary else None
-        c_aux = 0
-        for index in range(cells):
-            reduction = index in reduction_layers(cells)
-            if reduction:
-                c_curr *= 2
-            cell = GenotypeCell(genotype, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
-            self.cells.append(cell)
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, cell.multiplier * c_curr
-            if index == self.aux_after:
-                c_aux = c_prev
+        # the auxiliary head reads the output of the second reduction cell
+        c_aux = multiplier[1] * shapes[reduction_layers(cells)[1]].channels
+        c_prev = multiplier[int(shapes[-1].reduction)] * shapes[-1].channels
         self.auxiliary_head = AuxiliaryHead(c_aux, num_classes) if auxiliary else None
         self.classifier = nn.Linear(c_prev, num_classes)
 

@@ -21,6 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from slimkit.nas.genotype import OPS
+
 __all__ = [
     "PRIMITIVES",
     "DilConv",
@@ -31,17 +33,7 @@ __all__ = [
     "make_op",
 ]
 
-# the order of the official code: alpha's columns follow it
-PRIMITIVES: tuple[str, ...] = (
-    "none",
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
+PRIMITIVES = OPS  # the official order (torch-free, in genotype.py): α's columns follow it
 
 
 class ReLUConvBN(nn.Sequential):

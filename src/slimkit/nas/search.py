@@ -214,6 +214,15 @@ class ArchitectureSearch:
         train_loss = self._weight_step(self.net, self.w_opt, train)
         return {"train_loss": float(train_loss), "val_loss": float(val_loss.detach())}
 
+    @staticmethod
+    def _grad(
+        loss: torch.Tensor, inputs: list[nn.Parameter], retain_graph: bool = False
+    ) -> list[torch.Tensor]:
+        """∇ of ``loss`` for each input; zeros for an unused one (e.g. a supernet without
+        normal cells leaves the normal α out of the graph)."""
+        grads = torch.autograd.grad(loss, inputs, retain_graph=retain_graph, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(inputs, grads, strict=True)]
+
     def _unrolled_arch_grad(self, train: Batch, val: Batch) -> torch.Tensor:
         """Set α.grad to DARTS's second-order gradient; return L_val(w', α)."""
         net, s = self.net, self.s
@@ -236,7 +245,7 @@ class ArchitectureSearch:
         }
         params.update(dict(net.named_buffers()))
         val_loss = self._loss(net, val, params)
-        d_alpha = torch.autograd.grad(val_loss, self.alphas, retain_graph=True)
+        d_alpha = self._grad(val_loss, self.alphas, retain_graph=True)
         vector = torch.autograd.grad(val_loss, list(unrolled.values()))
         # ∇²_{α,w} L_train · v by central differences: (∇_α L(w + εv) − ∇_α L(w − εv)) / 2ε
         eps = s.r / torch.cat([v.flatten() for v in vector]).norm().clamp_min(1e-12)
@@ -245,7 +254,7 @@ class ArchitectureSearch:
             with torch.no_grad():
                 for p, v in zip(weights, vector, strict=True):
                     p.add_(v, alpha=float(sign * eps))
-            grads_at.append(torch.autograd.grad(self._loss(net, train), self.alphas))
+            grads_at.append(self._grad(self._loss(net, train), self.alphas))
         with torch.no_grad():
             for p, v in zip(weights, vector, strict=True):
                 p.add_(v, alpha=float(eps))  # back to w

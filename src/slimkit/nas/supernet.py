@@ -31,14 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from slimkit.nas.genotype import Genotype, derive_genotype
-from slimkit.nas.ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, make_op
+from slimkit.nas.layout import CellShape, cell_layout, preprocess, stem
+from slimkit.nas.ops import PRIMITIVES, make_op
 
-__all__ = ["DartsSupernet", "MixedOp", "SearchCell", "darts_supernet", "reduction_layers"]
-
-
-def reduction_layers(cells: int) -> tuple[int, ...]:
-    """Indices of the reduction cells: ⌊cells/3⌋ and ⌊2·cells/3⌋ (DARTS)."""
-    return (cells // 3, 2 * cells // 3)
+__all__ = ["DartsSupernet", "MixedOp", "SearchCell", "darts_supernet"]
 
 
 class MixedOp(nn.Module):
@@ -59,30 +55,16 @@ class MixedOp(nn.Module):
 class SearchCell(nn.Module):
     """A supernet cell: two preprocessed inputs, ``steps`` nodes of mixed edges."""
 
-    def __init__(
-        self,
-        steps: int,
-        multiplier: int,
-        c_prev_prev: int,
-        c_prev: int,
-        channels: int,
-        reduction: bool,
-        reduction_prev: bool,
-    ) -> None:
+    def __init__(self, steps: int, multiplier: int, shape: CellShape) -> None:
         super().__init__()
-        self.reduction = reduction
+        self.reduction = shape.reduction
         self.steps, self.multiplier = steps, multiplier
-        self.preprocess0 = (
-            FactorizedReduce(c_prev_prev, channels, affine=False)
-            if reduction_prev
-            else ReLUConvBN(c_prev_prev, channels, 1, 1, 0, affine=False)
-        )
-        self.preprocess1 = ReLUConvBN(c_prev, channels, 1, 1, 0, affine=False)
+        self.preprocess0, self.preprocess1 = preprocess(shape, affine=False)
         self.edges = nn.ModuleList()
         for node in range(steps):
             for source in range(node + 2):
-                stride = 2 if reduction and source < 2 else 1
-                self.edges.append(MixedOp(channels, stride))
+                stride = 2 if shape.reduction and source < 2 else 1
+                self.edges.append(MixedOp(shape.channels, stride))
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         # weights: (edges, ops), already softmaxed
@@ -128,23 +110,11 @@ class DartsSupernet(nn.Module):
         if not 1 <= multiplier <= steps:
             raise ValueError(f"DartsSupernet: multiplier must be in 1..{steps}, got {multiplier}")
         self.steps, self.multiplier = steps, multiplier
-        c_curr = stem_multiplier * channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr)
-        )
-        c_prev_prev, c_prev, c_curr = c_curr, c_curr, channels
-        self.cells = nn.ModuleList()
-        reduction_prev = False
-        for index in range(cells):
-            reduction = index in reduction_layers(cells)
-            if reduction:
-                c_curr *= 2
-            cell = SearchCell(
-                steps, multiplier, c_prev_prev, c_prev, c_curr, reduction, reduction_prev
-            )
-            self.cells.append(cell)
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, multiplier * c_curr
+        c_stem = stem_multiplier * channels
+        self.stem = stem(in_channels, c_stem)
+        shapes = cell_layout(cells, channels, c_stem, (multiplier, multiplier))
+        self.cells = nn.ModuleList(SearchCell(steps, multiplier, shape) for shape in shapes)
+        c_prev = multiplier * shapes[-1].channels
         self.classifier = nn.Linear(c_prev, num_classes)
         edges = steps * (steps + 3) // 2
         self.alphas = nn.ParameterDict(

@@ -87,6 +87,12 @@ def run_search(ctx: Any, cfg: SearchStageConfig) -> dict[str, Any]:
     search = ArchitectureSearch(net, _settings(cfg), task.loss, epochs=cfg.epochs)
     train = ctx.loader("train", seed_offset=ctx.stage_index)
     val = ctx.loader("val", seed_offset=ctx.stage_index + 1000, shuffle=True)
+    if len(val) == 0:  # an endless cycle over nothing would hang
+        raise ValueError(
+            f"stages[{ctx.stage_index}] (search): the val split ({len(ctx.data.val)} images) holds "
+            f"no full batch of data.batch_size {ctx.recipe.data.batch_size}; carve a larger "
+            "val split or set data.drop_last: false"
+        )
     per_epoch = len(train) if cfg.steps_per_epoch is None else min(len(train), cfg.steps_per_epoch)
     history = [_alpha_snapshot(net, 0)]
     epochs_log: list[dict[str, Any]] = []
