@@ -60,12 +60,13 @@ def plot_alpha_history(history: Sequence[Mapping[str, Any]], path: str | Path) -
 
 
 def _draw_cell(ax: Any, nodes: Sequence[Any], concat: Sequence[int], title: str) -> None:
-    """Inputs on the left, intermediate nodes in a column, the output on the right."""
+    """Inputs on the left, intermediate nodes on a descending diagonal, the output on the right;
+    each edge is an arc labelled with its operation at the arc's midpoint."""
     steps = len(nodes)
-    pos: dict[int | str, tuple[float, float]] = {0: (0.0, 0.75), 1: (0.0, 0.25)}
+    pos: dict[int | str, tuple[float, float]] = {0: (0.0, 0.8), 1: (0.0, 0.2)}
     for k in range(steps):
-        pos[k + 2] = (0.45, 1.0 - (k + 0.5) / steps)
-    pos["out"] = (0.95, 0.5)
+        pos[k + 2] = (0.3 + 0.5 * k / max(steps - 1, 1), 0.9 - 0.8 * k / max(steps - 1, 1))
+    pos["out"] = (1.0, 0.5)
     labels = {0: "c_{k-2}", 1: "c_{k-1}", "out": "c_{k}", **{k + 2: str(k) for k in range(steps)}}
     colors = {0: "#9ecae1", 1: "#9ecae1", "out": "#fdd0a2"}
     for key, (x, y) in pos.items():
@@ -74,26 +75,33 @@ def _draw_cell(ax: Any, nodes: Sequence[Any], concat: Sequence[int], title: str)
     for k, node in enumerate(nodes):
         for j, (op, source) in enumerate(node):
             (x0, y0), (x1, y1) = pos[source], pos[k + 2]
-            bend = 0.15 if j else -0.15
+            bend = 0.25 if j else -0.25
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops={"arrowstyle": "->", "color": "#444444",
-                                    "connectionstyle": f"arc3,rad={bend}"})  # fmt: skip
-            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + bend * 0.25
-            ax.text(mx, my, op, fontsize=7, ha="center", va="center", color="#b2182b",
-                    bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5})  # fmt: skip
+                        arrowprops={"arrowstyle": "->", "color": f"C{j}", "shrinkA": 12,
+                                    "shrinkB": 12, "connectionstyle": f"arc3,rad={bend}"})  # fmt: skip
+            # a point of matplotlib's arc3 quadratic Bézier (control point M + rad·(dy, -dx)),
+            # at t = 0.65: nearer the target, so labels of edges from one source do not collide
+            cx = (x0 + x1) / 2 + bend * (y1 - y0)
+            cy = (y0 + y1) / 2 - bend * (x1 - x0)
+            t = 0.65
+            mx = (1 - t) ** 2 * x0 + 2 * t * (1 - t) * cx + t**2 * x1
+            my = (1 - t) ** 2 * y0 + 2 * t * (1 - t) * cy + t**2 * y1
+            ax.text(mx, my, op, fontsize=7, ha="center", va="center", color=f"C{j}", zorder=2,
+                    bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.3})  # fmt: skip
     for k in concat:
         (x0, y0), (x1, y1) = pos[k], pos["out"]
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops={"arrowstyle": "->", "color": "#bbbbbb", "linestyle": "--"})  # fmt: skip
-    ax.set_xlim(-0.1, 1.05)
-    ax.set_ylim(-0.05, 1.05)
+                    arrowprops={"arrowstyle": "->", "color": "#bbbbbb", "linestyle": "--",
+                                "shrinkA": 12, "shrinkB": 12})  # fmt: skip
+    ax.set_xlim(-0.12, 1.12)
+    ax.set_ylim(0.0, 1.0)
     ax.axis("off")
     ax.set_title(title)
 
 
 def plot_genotype(genotype: Genotype, path: str | Path, title: str = "") -> Path:
     """Diagrams of the normal and the reduction cell of ``genotype``."""
-    fig, (left, right) = new_figure(1, 2, figsize=(14.0, 5.5))
+    fig, (left, right) = new_figure(1, 2, figsize=(14.0, 6.5))
     prefix = f"{title}: " if title else ""
     _draw_cell(left, genotype.normal, genotype.normal_concat, f"{prefix}normal cell")
     _draw_cell(right, genotype.reduce, genotype.reduce_concat, f"{prefix}reduction cell")
