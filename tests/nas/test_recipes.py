@@ -91,6 +91,7 @@ def test_cifar10_retrain_recipe_runs_tiny(tmp_path: Path, cifar10_root: str) -> 
         "train.epochs=1",
         "data.subset_per_class=4",
         "data.test_subset_per_class=2",
+        "data.batch_size=8",
         "stages.1.batch_sizes=[1]",
         "stages.1.repeats=2",
         "stages.1.warmup=1",
@@ -156,3 +157,28 @@ def test_val_split_smaller_than_a_batch_is_one_line(tmp_path: Path) -> None:
     cfg = recipe_from_dict(raw, overrides=QUIET)
     with pytest.raises(ValueError, match=r"the val split \(10 images\) holds no full batch"):
         run_recipe(cfg, tmp_path / "run", echo=lambda line: None)
+
+
+def test_search_resumes_exactly_after_an_interrupt(tmp_path: Path, monkeypatch) -> None:
+    from slimkit.nas.search import ArchitectureSearch
+
+    raw = {**SEARCH, "stages": [{**SEARCH["stages"][0], "epochs": 2, "steps_per_epoch": 2}]}
+    cfg = recipe_from_dict(raw, overrides=QUIET)
+    full = run_recipe(cfg, tmp_path / "full", echo=lambda line: None)
+    original, calls = ArchitectureSearch.step, {"n": 0}
+
+    def interrupted(self, train, val):  # the third iteration: epoch 2 has begun
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, train, val)
+
+    monkeypatch.setattr(ArchitectureSearch, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(cfg, tmp_path / "cut", echo=lambda line: None)
+    monkeypatch.setattr(ArchitectureSearch, "step", original)
+    lines: list[str] = []
+    resumed = run_recipe(cfg, tmp_path / "cut", resume=True, echo=lines.append)
+    assert any("resumed the search of stage 0 after epoch 1" in line for line in lines), lines
+    assert resumed["stages"][0]["alpha"] == full["stages"][0]["alpha"]
+    assert resumed["stages"][0]["iterations"] == full["stages"][0]["iterations"] == 4

@@ -101,11 +101,13 @@ def run_search(ctx: Any, cfg: SearchStageConfig) -> dict[str, Any]:
     if ctx.resume and (checkpoint.is_file() or checkpoint.with_suffix(".prev.pt").is_file()):
         try:
             state, _, _ = load_latest(checkpoint, required=("search", "history", "epochs_log"))
-        except CheckpointError:
+        except CheckpointError as exc:
+            ctx.echo(f"--resume: {str(exc)[:160]}; starting the search over")
             state = None
         if state is not None:
             search.load_state_dict(state["search"])
-            history, epochs_log = state["history"], state["epochs_log"]
+            epochs_log = state["epochs_log"]
+            history = [{k: np.asarray(v) for k, v in h.items()} for h in state["history"]]
             set_rng_state(state["rng"])
             first = search.epoch
             ctx.echo(f"resumed the search of stage {ctx.stage_index} after epoch {first}")
@@ -141,8 +143,8 @@ def run_search(ctx: Any, cfg: SearchStageConfig) -> dict[str, Any]:
             "stage": ctx.stage_index,
             "stage_kind": "search",
             "epoch": epoch + 1,
-            "train_loss": sums[0] / max(steps, 1),
-            "val_loss": sums[1] / max(steps, 1),
+            "train_loss": float(sums[0]) / max(steps, 1),
+            "val_loss": float(sums[1]) / max(steps, 1),
             "seconds": seconds,
             "iterations": steps,
             "passes_per_iter": (search.passes - passes0) / max(steps, 1),
@@ -160,8 +162,8 @@ def run_search(ctx: Any, cfg: SearchStageConfig) -> dict[str, Any]:
         )
         if ctx.dist.is_main:
             save_rotating(
-                {"search": search.state_dict(), "history": history, "epochs_log": epochs_log,
-                 "rng": rng_state()},
+                {"search": search.state_dict(), "epochs_log": epochs_log, "rng": rng_state(),
+                 "history": [{k: np.asarray(v).tolist() for k, v in h.items()} for h in history]},
                 checkpoint,
             )  # fmt: skip
         if cfg.stop_at_skips is not None and entry["skip_normal"] >= cfg.stop_at_skips:
