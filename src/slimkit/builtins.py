@@ -50,6 +50,8 @@ MODELS.declare("wrn_tiny", "slimkit.models.wide_resnet:wrn_tiny", description="t
 MODELS.declare("lenet5", "slimkit.models.lenet:lenet5", description="LeNet-5 (conv 6-16, fc 120-84) for 32x32 inputs")
 MODELS.declare("darts_supernet", "slimkit.nas.supernet:darts_supernet", description="DARTS search supernet (8 ops x 14 edges, non-affine BN); kwargs cells, channels")
 MODELS.declare("darts_net", "slimkit.nas.network:darts_net", description="network from a DARTS genotype (darts_v2, a genotype.json...); kwargs cells, channels, auxiliary")
+MODELS.declare("darts_supernet_tiny", "slimkit.nas.supernet:darts_supernet_tiny", description="tiny DARTS supernet, 3 cells of 2 channels (tests)")
+MODELS.declare("darts_net_tiny", "slimkit.nas.network:darts_net_tiny", description="tiny darts_net, DARTS-V2 cells, 3 cells of 4 channels (tests)")
 MODELS.declare("fcos", "slimkit.models.detection:build_fcos", description="FCOS detector (anchor-free) with an FPN on a zoo/timm/tv backbone")
 MODELS.declare("seg_lraspp", "slimkit.models.segmentation:build_seg_lraspp", description="semantic segmentation: LR-ASPP head on a zoo/timm/tv backbone")
 

@@ -50,7 +50,7 @@ def test_digits_darts_search_recipe(tmp_path: Path) -> None:
     assert {"genotype.png", "search_alphas.png"} <= set(report["plots"])
     assert (out / "genotype.png").stat().st_size > 10_000
     assert search["derived"]["params"] == report["final"]["params"]
-    assert report["final"]["top1"] >= 0.85, report["final"]  # measured 0.9x (see the recipe)
+    assert report["final"]["top1"] >= 0.85, report["final"]  # measured 0.980 (see the recipe)
     assert (
         report["artifacts"]["onnx"] == "model.onnx" and report["stages"][2]["max_abs_diff"] < 1e-4
     )
@@ -58,7 +58,9 @@ def test_digits_darts_search_recipe(tmp_path: Path) -> None:
     handle = load_artifact(out / "model.slim.pt")
     assert handle.builder["name"] == "darts_net"
     assert handle.builder["kwargs"]["genotype"] == search["genotype"]  # rebuilds without the file
-    assert seconds < 180, f"{seconds:.0f}s"  # the bar is 90 s on 2 quiet cores
+    assert seconds < 180, (
+        f"{seconds:.0f}s"
+    )  # measured 60 s on 2 quiet cores (bar: 90 s); slack for CI
 
 
 @pytest.mark.parametrize(

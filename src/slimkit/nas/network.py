@@ -31,7 +31,7 @@ from slimkit.nas.genotype import Genotype, resolve_genotype
 from slimkit.nas.layout import CellShape, cell_layout, preprocess, reduction_layers, stem
 from slimkit.nas.ops import make_op
 
-__all__ = ["AuxiliaryHead", "DartsNet", "GenotypeCell", "darts_net", "drop_path"]
+__all__ = ["AuxiliaryHead", "DartsNet", "GenotypeCell", "darts_net", "darts_net_tiny", "drop_path"]
 
 
 def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
@@ -170,3 +170,8 @@ def darts_net(
         auxiliary=auxiliary,
         drop_path=drop_path,
     )
+
+
+def darts_net_tiny(num_classes: int = 10, in_channels: int = 3) -> DartsNet:
+    """DARTS-V2 cells, 3 cells of 4 channels, for tests (the zoo's ``darts_net_tiny``)."""
+    return darts_net(num_classes, in_channels, genotype="darts_v2", cells=3, channels=4)

@@ -34,7 +34,7 @@ from slimkit.nas.genotype import Genotype, derive_genotype
 from slimkit.nas.layout import CellShape, cell_layout, preprocess, stem
 from slimkit.nas.ops import PRIMITIVES, make_op
 
-__all__ = ["DartsSupernet", "MixedOp", "SearchCell", "darts_supernet"]
+__all__ = ["DartsSupernet", "MixedOp", "SearchCell", "darts_supernet", "darts_supernet_tiny"]
 
 
 class MixedOp(nn.Module):
@@ -154,3 +154,8 @@ class DartsSupernet(nn.Module):
 def darts_supernet(num_classes: int = 10, in_channels: int = 3, **kwargs: int) -> DartsSupernet:
     """The registered zoo builder ``darts_supernet`` (kwargs as :class:`DartsSupernet`)."""
     return DartsSupernet(num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+
+def darts_supernet_tiny(num_classes: int = 10, in_channels: int = 3) -> DartsSupernet:
+    """A 3-cell, 2-channel supernet for tests (the zoo's ``darts_supernet_tiny``)."""
+    return DartsSupernet(num_classes=num_classes, in_channels=in_channels, cells=3, channels=2)
