@@ -12,8 +12,8 @@ Example:
     >>> try:
     ...     validate_config(SearchStageConfig, {"method": "darts", "epochs": 1}, "stages[0]")
     ... except ValueError as e:
-    ...     print(str(e)[:60])
-    stages[0].method: expected one of 'darts_1st', 'darts_2nd',
+    ...     print(str(e)[:48])
+    stages[0].method: Input should be 'darts_1st', '
 """
 
 from __future__ import annotations
