@@ -76,8 +76,7 @@ def build_darts_retrain(cfg: DartsRetrainConfig, model: nn.Module, ctx: Any = No
             f"terms (darts_retrain): the model must be darts_net, got {type(model).__name__}"
         )
     if ctx is not None:
-        task = ctx.task
-        task_loss = task.loss
-    else:
-        task_loss = lambda out, batch: nn.functional.cross_entropy(out, batch[1])  # noqa: E731
-    return DartsRetrain(cfg.aux_weight, cfg.drop_path, task_loss)
+        return DartsRetrain(cfg.aux_weight, cfg.drop_path, ctx.task.loss)
+    return DartsRetrain(
+        cfg.aux_weight, cfg.drop_path, lambda out, batch: nn.functional.cross_entropy(out, batch[1])
+    )

@@ -45,6 +45,7 @@ from slimkit.artifacts import SlimModel
 from slimkit.engine.checkpoint import (
     CheckpointError,
     load_latest,
+    previous_path,
     rng_state,
     save_rotating,
     set_rng_state,
@@ -98,7 +99,7 @@ def run_search(ctx: Any, cfg: SearchStageConfig) -> dict[str, Any]:
     epochs_log: list[dict[str, Any]] = []
     checkpoint = ctx.path("checkpoints", f"stage{ctx.stage_index}.pt")
     first = 0
-    if ctx.resume and (checkpoint.is_file() or checkpoint.with_suffix(".prev.pt").is_file()):
+    if ctx.resume and (checkpoint.is_file() or previous_path(checkpoint).is_file()):
         try:
             state, _, _ = load_latest(checkpoint, required=("search", "history", "epochs_log"))
         except CheckpointError as exc:
