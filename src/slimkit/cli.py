@@ -8,6 +8,7 @@ Commands::
     slimkit export ARTIFACT --onnx FILE
     slimkit measure ARTIFACT [--batch-sizes 1 32] [--threads N] [--json]
     slimkit report RUN_DIR
+    slimkit compare RUN_DIR... [--out DIR] [--baseline RUN_DIR_OR_NAME]
 
 Every failure prints one line and no traceback (set ``SLIMKIT_DEBUG=1`` to see one). Exit
 status: 1 training diverged; 2 a mistake in the input (recipe, override, file, artifact,
@@ -68,6 +69,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="re-render report.md and plots of a run directory")
     report.add_argument("run_dir")
+
+    compare = sub.add_parser(
+        "compare", help="compare run directories: compare.md, compare.html, pareto.png"
+    )
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    compare.add_argument(
+        "--out", default=".", metavar="DIR", help="output folder (default: current directory)"
+    )
+    compare.add_argument(
+        "--baseline",
+        metavar="RUN",
+        help="ratio baseline: a run's label or directory (default: the first run)",
+    )
     return parser
 
 
@@ -178,6 +192,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from slimkit.report.compare import render_comparison, rows_from_runs
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out: {args.out} is a file; give a directory")
+    rows = rows_from_runs(
+        args.run_dirs, echo=lambda line: print(line, file=sys.stderr), baseline=args.baseline
+    )
+    paths = render_comparison(rows, args.out, baseline=args.baseline)
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
@@ -186,6 +214,7 @@ _COMMANDS = {
     "export": _cmd_export,
     "measure": _cmd_measure,
     "report": _cmd_report,
+    "compare": _cmd_compare,
 }
 
 

@@ -98,6 +98,7 @@ class RunContext:
     initial: dict[str, Any] = field(default_factory=dict)
     warnings_shown: set[str] = field(default_factory=set)
     rerun_from: int | None = None  # resume: first stage whose settings changed since the start
+    target_plan: Any = None  # slimkit.target.plan.TargetPlan when the recipe has a target
 
     @property
     def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -536,6 +537,8 @@ def build_run(
         "params": count_params(handle.module),
         "macs": count_macs(handle.module, data.input_size),
     }
+    if recipe.target is not None:
+        ctx.target_plan = _target_plan(ctx)
     val = f" / {len(data.val)} val" if data.val is not None else ""
     say_main(
         f"slimkit {__version__}: {recipe.name}: {recipe.model.name} on {data.name} "
@@ -545,6 +548,25 @@ def build_run(
         + (f", {dist.world_size} processes" if dist.enabled else "")
     )
     return ctx
+
+
+def _target_plan(ctx: RunContext) -> Any:
+    """The recipe's target split over its stages, checked for reachability before any training
+    (a resumed run reuses the plan it started with: a latency reference is not re-measured)."""
+    from slimkit.target.plan import TargetPlan, plan_target
+
+    saved = ctx.path("target_plan.json")
+    if ctx.resume and saved.is_file():
+        return TargetPlan.from_dict(json.loads(saved.read_text(encoding="utf-8")))
+    plan = plan_target(ctx.recipe, ctx.model.module, ctx.model.input_size)
+    shares = ", ".join(f"stages[{s.index}] {s.kind} {s.share:.3f}" for s in plan.stages)
+    ctx.echo(
+        f"target {plan.quantity} {plan.fraction:.3f} of {plan.reference:,.3f} "
+        f"(reachable down to {plan.closest:.3f}): {shares}"
+    )
+    if ctx.dist.is_main:
+        plan.save(saved)
+    return plan
 
 
 def run_stages(ctx: RunContext) -> list[dict[str, Any]]:
@@ -664,6 +686,10 @@ def finish_run(
         "plots": list(final.plots),
         "total_seconds": round(time.perf_counter() - started, 3),
     }
+    if ctx.target_plan is not None:
+        report["target"] = ctx.target_plan.outcome(
+            figures["macs"], figures["params"], final.latency_ms
+        )
     if ctx.dist.is_main:
         save_artifact(ctx.model, final_model)
         write_report(ctx.run_dir, report)

@@ -35,6 +35,7 @@ from slimkit.fileio import atomic_write_text
 from slimkit.models.config import ModelConfig
 from slimkit.registry import STAGES, TASKS, suggest
 from slimkit.stages.config import StageConfig
+from slimkit.target.config import TargetConfig
 from slimkit.tasks.config import ClassificationTaskConfig, TaskConfig
 from slimkit.yaml_strict import YamlError, load_yaml
 
@@ -88,6 +89,7 @@ class Recipe(Config):
     data: DataConfig = Field(default_factory=DataConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     stages: list[SerializeAsAny[StageConfig]] = Field(min_length=1)
+    target: TargetConfig | None = None
 
     dispatch = {"stages": (STAGES, "kind"), "task": (TASKS, "name")}
 
@@ -101,6 +103,38 @@ class Recipe(Config):
                     "training set: set data.val_fraction (e.g. 0.5, as DARTS) or "
                     "data.val_per_class"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _target_where_used(self) -> Recipe:
+        budget = [
+            i
+            for i, s in enumerate(self.stages)
+            if s.kind in ("prune", "factorize") and getattr(s, "rule", None) == "target"
+        ]
+        if budget and self.target is None:
+            raise ValueError(
+                f"stages[{budget[0]}] ({self.stages[budget[0]].kind}) has rule: target but the "
+                "recipe has no target: section, e.g. target: {macs: 0.5}"
+            )
+        if self.target is not None and not budget:
+            raise ValueError(
+                "target: no stage uses it; set rule: target on a prune or factorize stage"
+            )
+        if budget and self.stages[budget[-1]].share is not None:
+            raise ValueError(
+                f"stages[{budget[-1]}].share: the last budget stage always reaches the target "
+                "itself; remove share"
+            )
+        for index, stage in enumerate(self.stages):
+            for t, term in enumerate(getattr(stage, "terms", []) or []):
+                if getattr(term, "lam", None) != "auto":
+                    continue
+                if not any(i > index and self.stages[i].kind == "prune" for i in budget):
+                    raise ValueError(
+                        f"stages[{index}].terms[{t}].lam: 'auto' steers λ towards the share of a "
+                        "later prune stage with rule: target; add one (and a target: section)"
+                    )
         return self
 
     def to_dict(self) -> dict[str, Any]:

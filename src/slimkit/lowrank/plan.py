@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -39,6 +40,7 @@ from slimkit.lowrank.factorize import eligible_layers, max_rank
 from slimkit.lowrank.rank import select_rank
 from slimkit.lowrank.reshapes import Scheme, check_scheme, to_matrix
 from slimkit.lowrank.svd import grouped_svd
+from slimkit.measure.budget import Budget, largest_level
 
 __all__ = [
     "FactorizationPlan",
@@ -181,6 +183,8 @@ def plan_factorization(
     rank_multiple: int = 1,
     max_cost_ratio: float = 1.0,
     min_rank: int = 1,
+    budget: Budget | None = None,
+    iters: int = 30,
 ) -> FactorizationPlan:
     """Choose a rank for each eligible layer and which layers to factorize.
 
@@ -199,9 +203,18 @@ def plan_factorization(
         rank_multiple: round ranks up to a multiple of this (see module docstring).
         max_cost_ratio: factorize a layer only if factorized MACs ≤ this × dense MACs.
         min_rank: smallest rank a rule may return.
+        budget: instead of ``rule``, the largest common energy whose factorized model fits this
+            :class:`~slimkit.measure.budget.Budget` (MACs, parameters or ORT latency); MACs
+            use the closed forms, the others measure a factorized copy.
+        iters: bisection steps of the budget search.
 
     Returns:
         The plan; ``plan.ranks`` feeds the ``factorize`` edit.
+
+    Raises:
+        BudgetError: ``macs`` or ``budget`` cannot be met even at the smallest ranks; the
+            message names the closest reachable fraction (one contract with the ``prune``
+            stage's search, :mod:`slimkit.measure.budget`).
 
     Example:
         >>> from slimkit.models import build_model
@@ -213,10 +226,10 @@ def plan_factorization(
     scheme = check_scheme(scheme)
     if rule not in ("energy", "relative", "macs"):
         raise ValueError(f"rule: unknown rule {rule!r}; allowed: energy, relative, macs")
-    if rule == "macs":
+    if rule == "macs" and budget is None:
         if macs_target is None or not 0 < macs_target <= 1:
             raise ValueError(f"macs_target: expected a fraction in (0, 1], got {macs_target!r}")
-    elif threshold is None:
+    elif threshold is None and budget is None:
         raise ValueError(f"threshold: rule {rule!r} needs a threshold")
     if rank_multiple < 1:
         raise ValueError(f"rank_multiple: expected an int >= 1, got {rank_multiple!r}")
@@ -245,24 +258,29 @@ def plan_factorization(
             plans.append(LayerPlan(n, r, f, d, cost, cost <= max_cost_ratio * d, kept))
         return FactorizationPlan(scheme, rule, value, plans)
 
-    if rule != "macs":
+    if rule != "macs" and budget is None:
         return build(rule, float(threshold))  # type: ignore[arg-type]
-    from slimkit.measure import count_macs
+    if budget is None:
+        from slimkit.measure.macs import count_macs
 
-    budget = macs_target * count_macs(model, input_size)  # type: ignore[operator]
-    total = budget / macs_target  # type: ignore[operator]
-    lo, hi = 0.0, 1.0  # MACs after factorizing fall (weakly) as e falls
-    best = build("energy", 1e-9)
-    if total - best.macs_saved() > budget:
-        best.rule = "macs"
-        return best  # even the smallest ranks miss the budget: the closest plan
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        plan = build("energy", mid)
-        if total - plan.macs_saved() <= budget:
-            lo, best = mid, plan
-        else:
-            hi = mid
-    final = build("energy", 1.0) if total - build("energy", 1.0).macs_saved() <= budget else best
-    final.rule = "macs"
+        dense_total = float(count_macs(model, input_size))
+        assert macs_target is not None
+        budget = Budget("macs", limit=macs_target * dense_total, reference=dense_total)
+    if budget.quantity == "macs":  # closed form per layer (tested against count_macs)
+        total = budget.cost(model, input_size)
+
+        def cost(level: float) -> float:
+            return total - build("energy", level).macs_saved()
+
+    else:  # parameters or latency of the factorized copy
+        from slimkit.lowrank.factorize import factorize_model
+
+        def cost(level: float) -> float:
+            trial = factorize_model(copy.deepcopy(model), build("energy", level).ranks, scheme)
+            return budget.cost(trial, input_size)
+
+    hint = f"min_rank={min_rank}, rank_multiple={rank_multiple}, max_cost_ratio={max_cost_ratio}"
+    level = largest_level(cost, budget, lo=1e-9, hi=1.0, iters=iters, hint=hint)
+    final = build("energy", level)
+    final.rule = "macs" if rule == "macs" else "budget"
     return final

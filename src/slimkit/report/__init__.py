@@ -1,8 +1,10 @@
 """Run reports: validate report.json, draw the standard plots, render report.md.
 
 The pipeline builds the report dict and calls `write_report`; ``slimkit report RUN_DIR``
-calls `rerender`. Methods that draw their own figures save them with `save_figure` and
-list them (relative to the run directory) in ``report["plots"]``.
+calls `rerender`; ``slimkit compare RUN_DIR...`` calls `rows_from_runs` and
+`render_comparison` (benchmark scripts call the latter with their own `CompareRow` rows).
+Methods that draw their own figures save them with `save_figure` and list them (relative to
+the run directory) in ``report["plots"]``.
 
 Example:
     >>> from slimkit.report import REPORT_REQUIRED
@@ -16,6 +18,10 @@ no submodule until a name is used.
 from slimkit._lazy import lazy_exports
 
 _EXPORTS = {
+    "CompareRow": "slimkit.report.compare",
+    "render_comparison": "slimkit.report.compare",
+    "row_from_report": "slimkit.report.compare",
+    "rows_from_runs": "slimkit.report.compare",
     "Curves": "slimkit.report.curves",
     "StageSpan": "slimkit.report.curves",
     "build_curves": "slimkit.report.curves",

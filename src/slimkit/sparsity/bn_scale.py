@@ -54,6 +54,7 @@ from slimkit.contexts import TermContext
 from slimkit.engine.terms import TrainingTerm
 from slimkit.penalties.registry import build_penalty
 from slimkit.sparsity.config import BNSparsityConfig
+from slimkit.sparsity.controller import LamController, ZeroMacsEstimate
 
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 # |γ| histogram bins: [0, 1e-30) holds the exact zeros, then log-spaced bins from 1e-6 to 10
@@ -86,7 +87,8 @@ class BNScaleSparsity(TrainingTerm):
             self.weight = 1.0 if cfg.lam > 0 else 0.0
         else:
             self.penalty = build_penalty(cfg.penalty, **cfg.penalty_kwargs)
-            self.weight = cfg.lam
+            self.weight = cfg.controller.lam_init if cfg.lam == "auto" else cfg.lam
+        self.controller: LamController | None = None  # lam: auto (set by the recipe factory)
         if cfg.method == "subgradient":  # a plugin penalty may not declare it in the catalog
             try:
                 self.penalty.subgradient(torch.ones(1))
@@ -121,6 +123,18 @@ class BNScaleSparsity(TrainingTerm):
                 weights, [p.view_as(w).to(w.dtype) for p, w in zip(parts, weights, strict=True)]
             )
 
+    def _grad(self) -> torch.Tensor:
+        """The loss gradient on every scale as one vector (zeros where there is none)."""
+        return torch.cat(
+            [
+                (m.weight.grad if m.weight.grad is not None else torch.zeros_like(m.weight))
+                .detach()
+                .reshape(-1)
+                .float()
+                for m in self.modules
+            ]
+        )
+
     def sparse_vector(self, model: nn.Module | None = None) -> torch.Tensor:
         """The variable that carries the sparsity: ξ (proximal) or γ (subgradient)."""
         if self.cfg.method == "proximal" and self.xi is not None:
@@ -144,6 +158,10 @@ class BNScaleSparsity(TrainingTerm):
                     gamma.device
                 )
 
+    def on_epoch_start(self, model: nn.Module, epoch: int, epochs: int) -> None:
+        if self.controller is not None:
+            self.controller.epochs = epochs
+
     def before_step(self, model: nn.Module) -> None:
         if self.cfg.method != "subgradient" or self.cfg.lam == 0:
             return
@@ -165,11 +183,14 @@ class BNScaleSparsity(TrainingTerm):
         assert self.xi is not None
         alpha, beta = 1.0 / lr, self.cfg.beta
         current = self._gamma(model)
+        grad = self._grad() if self.controller is not None else None
         self.xi = self.xi.to(current.device)
         gamma = (alpha * current + beta * self.xi) / (alpha + beta)  # step 3
         shrink = self.weight / (alpha + beta)
         self.xi = self.penalty.prox((alpha * self.xi + beta * gamma) / (alpha + beta), shrink)
         self._assign(model, gamma)
+        if self.controller is not None:
+            self.weight = self.controller.update(self.xi, grad, lr, beta)
 
     def on_train_end(self, model: nn.Module) -> None:
         if self.cfg.method == "proximal" and self.xi is not None:
@@ -195,6 +216,9 @@ class BNScaleSparsity(TrainingTerm):
             "scales_below_1e-2": float((v < 1e-2).float().mean()),
             "zero_scales": zero,
         }
+        if self.controller is not None:
+            record["lam"] = self.weight
+            record["zero_macs_fraction"] = self.controller.estimate.fraction(v)
         self.history.append({**record, "hist": hist.tolist()})
         return record
 
@@ -205,18 +229,60 @@ class BNScaleSparsity(TrainingTerm):
             return []
         label = "ξ (proximal)" if self.cfg.method == "proximal" else "γ"
         name = f"scale_histograms{tag}.png"
-        return plot_scale_histograms(self.history, _HIST_EDGES.tolist(), label, out_dir, name)
+        out = plot_scale_histograms(self.history, _HIST_EDGES.tolist(), label, out_dir, name)
+        if self.controller is not None and self.controller.trace:
+            from slimkit.sparsity.plots import plot_lam_controller
+
+            out += plot_lam_controller(self.controller.trace, out_dir, f"lam_controller{tag}.png")
+        return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"xi": self.xi, "history": self.history}
+        state = {"xi": self.xi, "history": self.history}
+        if self.controller is not None:
+            state["controller"] = self.controller.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.xi = state["xi"]
         self.history = list(state["history"])
+        if self.controller is not None and "controller" in state:
+            self.controller.load_state_dict(state["controller"])
+            self.weight = self.controller.lam
 
 
 def build_bn_sparsity(
     cfg: BNSparsityConfig, model: nn.Module, ctx: TermContext | None = None
 ) -> BNScaleSparsity:
-    """Recipe factory of the ``bn_sparsity`` term."""
-    return BNScaleSparsity(cfg, model)
+    """Recipe factory of the ``bn_sparsity`` term (``lam: auto`` reads the run's target plan)."""
+    term = BNScaleSparsity(cfg, model)
+    if cfg.lam == "auto":
+        plan = getattr(ctx, "target_plan", None)
+        share = plan.next_prune(ctx.stage_index) if plan is not None and ctx is not None else None
+        if share is None or ctx is None:
+            raise ValueError(
+                "lam: 'auto' needs a run with a target: section and a later prune stage with "
+                "rule: target"
+            )
+        prune = ctx.recipe.stages[share.index]  # type: ignore[attr-defined]
+        estimate = ZeroMacsEstimate(
+            model,
+            ctx.input_size,
+            term.names,
+            min_channels=prune.min_channels,
+            min_fraction=prune.min_fraction,
+            round_to=prune.round_to,
+            reference=getattr(ctx, "initial", {}).get("macs"),
+        )
+        from slimkit.engine.optim import LRSchedule
+
+        steps = len(ctx.loader("train"))  # type: ignore[arg-type]
+        stage = ctx.recipe.stages[ctx.stage_index]  # type: ignore[attr-defined]
+        lr_at = LRSchedule(stage.schedule, stage.optimizer.lr, steps, stage.epochs)
+        term.controller = LamController(
+            cfg.controller, estimate, share.share, steps, lr_at, stage.optimizer.momentum
+        )
+        ctx.echo(
+            f"lam: auto: steering λ (from {cfg.controller.lam_init:g}) so the exact zeros leave "
+            f"{share.share:.3f} of the dense MACs for stages[{share.index}] (prune)"
+        )
+    return term

@@ -21,12 +21,32 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from slimkit.config import Config
 from slimkit.engine.config import TermConfig
 from slimkit.penalties.registry import check_penalty
 
-__all__ = ["SGL_PENALTIES", "BNSparsityConfig", "GroupSplittingConfig"]
+__all__ = ["SGL_PENALTIES", "BNSparsityConfig", "GroupSplittingConfig", "LamControllerConfig"]
 
 SGL_PENALTIES = ("l0", "l1", "group_l21", "l1_l21", "l0_l21")
+
+
+class LamControllerConfig(Config):
+    """How ``lam: auto`` steers λ (reconstructed, ours: no paper gives a λ controller).
+
+    Every ``every`` steps the MACs the ``zeros`` rule would leave at the end of the ramp (the
+    first ``ramp`` of the stage) are predicted from ξ and the shrinkage λ still applies until
+    then; λ moves (by at most ``max_step`` per update) to the value in [``lam_min``,
+    ``lam_max``] whose prediction equals the share (bisection on log λ): raised while the zeros
+    fall short of the share, lowered when they overshoot (:mod:`slimkit.sparsity.controller`).
+    """
+
+    lam_init: float = Field(0.01, gt=0, description="λ at the first step")
+    every: int = Field(10, ge=1, description="steps between λ updates")
+    max_step: float = Field(2.0, gt=1, description="λ changes by at most this factor per update")
+    iters: int = Field(20, ge=1, description="bisection steps on log λ per update")
+    ramp: float = Field(0.75, gt=0, le=1, description="stage fraction where the share is due")
+    lam_min: float = Field(1e-6, gt=0)
+    lam_max: float = Field(10.0, gt=0)
 
 
 class BNSparsityConfig(TermConfig):
@@ -36,12 +56,13 @@ class BNSparsityConfig(TermConfig):
     method: Literal["subgradient", "proximal"] = "proximal"
     penalty: str = "l1"
     penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
-    lam: float = Field(
+    lam: float | Literal["auto"] = Field(
         1e-4,
-        ge=0,
         description="λ, the penalty weight (`--s` in the papers' code); for mcp and scad the "
-        "strength inside R (applied once, with weight 1)",
+        "strength inside R (applied once, with weight 1); 'auto': steered towards the recipe "
+        "target's share of the next prune stage (see controller)",
     )
+    controller: LamControllerConfig = Field(default_factory=LamControllerConfig)
     beta: float = Field(100.0, gt=0, description="β, proximal coupling weight")
     xi_init: Literal["uniform", "gamma"] = "uniform"
     xi_low: float = 0.47
@@ -59,6 +80,17 @@ class BNSparsityConfig(TermConfig):
                 "or method: subgradient"
             )
         return None
+
+    @model_validator(mode="after")
+    def _auto_lambda(self) -> BNSparsityConfig:
+        if self.lam == "auto":
+            if self.method != "proximal":
+                raise ValueError("lam: 'auto' needs method: proximal (exact zeros to steer by)")
+            if self.penalty in ("mcp", "scad"):
+                raise ValueError(f"lam: 'auto' cannot steer {self.penalty}, whose λ is inside R")
+        elif self.lam < 0:
+            raise ValueError(f"lam: expected a number >= 0 or 'auto', got {self.lam}")
+        return self
 
     @model_validator(mode="after")
     def _one_lambda(self) -> BNSparsityConfig:

@@ -73,3 +73,26 @@ def plot_channels_per_layer(
     ax.set_title("channels per BN layer")
     ax.legend()
     return [save_figure(fig, Path(out_dir) / filename)]
+
+
+def plot_lam_controller(
+    trace: list[tuple[int, float, float, float]],
+    out_dir: str | Path,
+    filename: str = "lam_controller.png",
+) -> list[Path]:
+    """``lam: auto``: λ over steps, and the zeros' MACs fraction against its schedule."""
+    steps, lams, fractions, schedule = (np.array(c, dtype=float) for c in zip(*trace, strict=True))
+    fig, (ax_lam, ax_frac) = new_figure(1, 2, figsize=(11.0, 4.0))
+    ax_lam.semilogy(steps, lams)
+    ax_lam.set_xlabel("step")
+    ax_lam.set_ylabel("λ")
+    ax_lam.set_title("λ steered by the controller")
+    ax_lam.grid(alpha=0.3)
+    ax_frac.plot(steps, fractions, label="MACs left at the ramp end (predicted)")
+    ax_frac.plot(steps, schedule, linestyle="--", label="share")
+    ax_frac.set_xlabel("step")
+    ax_frac.set_ylabel("fraction of dense MACs")
+    ax_frac.set_title("predicted zeros against the share")
+    ax_frac.grid(alpha=0.3)
+    ax_frac.legend()
+    return [save_figure(fig, Path(out_dir) / filename)]

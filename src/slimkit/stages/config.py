@@ -119,9 +119,15 @@ class PruneStageConfig(StageConfig):
     """Settings of a ``prune`` stage."""
 
     kind: Literal["prune"] = "prune"
-    rule: Literal["zeros", "threshold", "macs", "zero_filters"] = "zeros"
+    rule: Literal["zeros", "threshold", "macs", "zero_filters", "target"] = "zeros"
     percent: float | None = Field(None, ge=0, lt=1)
     macs_target: float | None = Field(None, gt=0, le=1)
+    share: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="rule target: this stage's cumulative share of the dense value",
+    )
     min_channels: int = Field(1, ge=1)
     min_fraction: float = Field(0.0, ge=0, lt=1)
     round_to: int = Field(1, ge=1)
@@ -140,7 +146,13 @@ class FactorizeStageConfig(StageConfig):
 
     kind: Literal["factorize"] = "factorize"
     scheme: Literal["spatial", "channel"] = "spatial"
-    rule: Literal["energy", "relative", "macs"] = "energy"
+    rule: Literal["energy", "relative", "macs", "target"] = "energy"
+    share: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="rule target: this stage's cumulative share of the dense value",
+    )
     energy: float | None = Field(None, gt=0, le=1)
     tau: float | None = Field(None, ge=0, le=1)
     macs_target: float | None = Field(None, gt=0, le=1)
@@ -153,6 +165,8 @@ class FactorizeStageConfig(StageConfig):
 
     @model_validator(mode="after")
     def _rule_needs(self) -> FactorizeStageConfig:
+        if self.rule == "target":
+            return self
         needs = {"energy": "energy", "relative": "tau", "macs": "macs_target"}[self.rule]
         if getattr(self, needs) is None:
             example = {"energy": "0.9", "tau": "0.05", "macs_target": "0.5"}[needs]

@@ -4,7 +4,8 @@ Recipe form::
 
     - kind: factorize
       scheme: spatial        # spatial (VH: kh×1 then 1×kw) | channel (NC: kh×kw C→r then 1×1)
-      rule: energy           # energy {energy} | relative {tau} | macs {macs_target}
+      rule: energy           # energy {energy} | relative {tau} | macs {macs_target} | target
+      share: null            # target: this stage's cumulative share (default: the planner's)
       energy: 0.9            # keep >= e of the squared singular values per layer
       tau: 0.05              # relative: keep σ_i >= τ·σ_1
       macs_target: 0.5       # macs: the whole model keeps at most this fraction of its MACs
@@ -18,7 +19,10 @@ Ranks come from the singular values of each layer's matrix view (:mod:`slimkit.l
 the edit ``factorize`` ({layer: rank}, scheme) is recorded, so saved artifacts rebuild the
 two-layer structure. After TRP training the spectra have a clear gap and the rank barely depends
 on the threshold (digest §1.11); on a densely trained model this is post-hoc SVD factorization,
-the paper's baseline. The stage evaluates the factorized model (top-1 without fine-tuning).
+the paper's baseline. Rule ``target`` takes this stage's share of the recipe's ``target:``
+(:mod:`slimkit.target.plan`) and finds the largest common energy that fits it (MACs in closed
+form, parameters or ONNX Runtime latency measured on factorized copies), or stops with one line
+naming the closest reachable value. The stage evaluates the factorized model (top-1 without fine-tuning).
 
 Report fields: ``scheme``, ``rule``, ``threshold`` (e or τ; for ``macs`` the energy found),
 ``ranks`` (factorized layer → rank), ``full_ranks``, ``kept_dense`` (eligible layers whose
@@ -34,6 +38,7 @@ from slimkit.lowrank import plan_factorization
 from slimkit.lowrank.plots import plot_factorized_macs
 from slimkit.measure import count_macs, count_params, macs_by_module
 from slimkit.stages.config import FactorizeStageConfig
+from slimkit.stages.target import budget_record, target_budget
 
 
 def _grouped_macs(per_module: dict[str, int], names: list[str]) -> dict[str, int]:
@@ -49,11 +54,13 @@ def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
     module = handle.module.cpu()
     input_size = handle.input_size
     threshold = cfg.energy if cfg.rule == "energy" else cfg.tau
+    budget = target_budget(ctx, cfg)
     plan = plan_factorization(
         module,
         input_size,
         scheme=cfg.scheme,
-        rule=cfg.rule,
+        rule="energy" if cfg.rule == "target" else cfg.rule,
+        budget=budget,
         threshold=threshold,
         macs_target=cfg.macs_target,
         layers=cfg.layers,
@@ -78,6 +85,7 @@ def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
     record: dict[str, Any] = {
         "scheme": cfg.scheme,
         "rule": cfg.rule,
+        **budget_record(budget, handle.module, input_size),
         "threshold": plan.threshold,
         "ranks": plan.ranks,
         "full_ranks": {p.name: p.max_rank for p in plan.layers},

@@ -3,7 +3,8 @@
 Recipe form::
 
     - kind: prune
-      rule: zeros            # zeros | threshold | macs | zero_filters
+      rule: zeros            # zeros | threshold | macs | zero_filters | target
+      share: null            # target: this stage's cumulative share (default: the planner's)
       percent: 0.5           # threshold: global fraction of channels ranked by |γ|
       macs_target: 0.5       # macs: keep at most this fraction of the model's MACs
       min_channels: 1        # per-layer guard (never empty a layer)
@@ -15,7 +16,9 @@ slimming produces; no threshold). ``round_to`` makes every group keep a multiple
 channels (rounded up, so ``zeros`` stays exact): ONNX Runtime's CPU convolutions compute in blocks
 of 8 (AVX2) or 16 (AVX-512) channels, and without rounding a MAC reduction need not become a
 speed-up. ``threshold`` is network slimming's global percentile of |γ|.
-``macs`` removes the least important channels until the MACs target is met. Coupling through
+``macs`` removes the least important channels until the MACs target is met; ``target`` does
+the same for the share of the recipe's ``target:`` that the planner gives this stage (MACs,
+parameters or measured ONNX Runtime latency; :mod:`slimkit.target.plan`), exact zeros first. Coupling through
 residual additions, concatenations and depthwise convolutions comes from torch-pruning's
 dependency graph (:mod:`slimkit.surgery`). The removed channels' γ and β are zeroed first (as
 network slimming does), so the physical removal itself is exact; the stage then evaluates the
@@ -45,16 +48,19 @@ import torch
 from torch import nn
 
 from slimkit.measure import count_macs, count_params
+from slimkit.measure.budget import Budget
 from slimkit.models import PadShortcut
 from slimkit.sparsity import bn_layers
 from slimkit.sparsity.plots import plot_channels_per_layer
 from slimkit.stages.config import PruneStageConfig
+from slimkit.stages.target import budget_record, target_budget
 from slimkit.surgery import (
     channel_groups,
     channels_per_layer,
     filter_groups,
     mask_channels,
     mask_filters,
+    select_budget,
     select_channels,
     select_zero_filters,
     weight_zeros,
@@ -81,21 +87,35 @@ class _Selection:
     plot: Callable[[torch.nn.Module, Path, str], list[Path]]
 
 
-def _select_bn_channels(module: torch.nn.Module, example: torch.Tensor, cfg: PruneStageConfig):
-    """Rules ``zeros``, ``threshold``, ``macs``: BN-scaled channels (network slimming family)."""
+def _select_bn_channels(
+    module: torch.nn.Module, example: torch.Tensor, cfg: PruneStageConfig, budget: Budget | None
+):
+    """Rules ``zeros``, ``threshold``, ``macs``, ``target`` (with ``budget``): BN-scaled channels
+    (network slimming family)."""
     before = channels_per_layer(module)
     groups = channel_groups(module, example)
-    removal = select_channels(
-        groups,
-        cfg.rule,
-        percent=cfg.percent,
-        macs_target=cfg.macs_target,
-        min_channels=cfg.min_channels,
-        min_fraction=cfg.min_fraction,
-        round_to=cfg.round_to,
-        model=module,
-        example_input=example,
-    )
+    if budget is not None:
+        removal = select_budget(
+            groups,
+            budget,
+            module,
+            example,
+            min_channels=cfg.min_channels,
+            min_fraction=cfg.min_fraction,
+            round_to=cfg.round_to,
+        )
+    else:
+        removal = select_channels(
+            groups,
+            cfg.rule,
+            percent=cfg.percent,
+            macs_target=cfg.macs_target,
+            min_channels=cfg.min_channels,
+            min_fraction=cfg.min_fraction,
+            round_to=cfg.round_to,
+            model=module,
+            example_input=example,
+        )
     zero_scales = sum(int((m.weight.detach() == 0).sum()) for _, m in bn_layers(module))
     return _Selection(
         removal=removal,
@@ -108,7 +128,9 @@ def _select_bn_channels(module: torch.nn.Module, example: torch.Tensor, cfg: Pru
     )
 
 
-def _select_zero_filters(module: torch.nn.Module, example: torch.Tensor, cfg: PruneStageConfig):
+def _select_zero_filters(
+    module: torch.nn.Module, example: torch.Tensor, cfg: PruneStageConfig, budget: None = None
+):
     """Rule ``zero_filters``: all-zero filters of weight-sparsity methods (the ``sgl`` term)."""
     from slimkit.sparsity.group_splitting import plot_filters_per_layer
 
@@ -150,7 +172,8 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
     example = torch.zeros(1, *input_size)
     params_before, macs_before = count_params(module), count_macs(module, input_size)
     select = _select_zero_filters if cfg.rule == "zero_filters" else _select_bn_channels
-    chosen = select(module, example, cfg)
+    budget = target_budget(ctx, cfg)
+    chosen = select(module, example, cfg, budget)
     removed = sum(len(v) for v in chosen.removal.values())
     if removed:
         chosen.mask()
@@ -163,6 +186,7 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
         ctx.final.plots.extend(p.name for p in chosen.plot(handle.module, ctx.run_dir, name))
     record: dict[str, Any] = {
         "rule": cfg.rule,
+        **budget_record(budget, handle.module, input_size),
         "channels_before": chosen.channels_before,
         "channels_removed": removed,
         **chosen.figures,

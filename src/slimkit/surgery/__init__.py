@@ -43,6 +43,7 @@ _EXPORTS = {
     "mask_channels": "slimkit.surgery.prune",
     "prune_channels": "slimkit.surgery.prune",
     "RULES": "slimkit.surgery.select",
+    "select_budget": "slimkit.surgery.select",
     "select_channels": "slimkit.surgery.select",
     "refresh_widths": "slimkit.surgery.widths",
 }

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from slimkit.measure import count_macs, macs_by_module
+from slimkit.measure.budget import Budget, fewest_steps
 from slimkit.surgery.groups import ChannelGroup
 from slimkit.surgery.guard import (
     allowed_removal,
@@ -20,7 +21,7 @@ from slimkit.surgery.guard import (
 )
 from slimkit.surgery.prune import prune_channels
 
-__all__ = ["RULES", "select_channels"]
+__all__ = ["RULES", "all_removable", "select_budget", "select_channels"]
 
 RULES = ("zeros", "threshold", "macs")
 
@@ -71,7 +72,7 @@ def _check_args(
         raise ValueError(f"macs_target={macs_target!r} is only used by rule 'macs', not {rule!r}")
 
 
-class _MacEstimate:
+class MacEstimate:
     """MACs after removing channels, from per-layer MACs scaled by the kept in/out fractions.
 
     A conv or linear layer's MACs are proportional to in_channels x out_channels (out_channels
@@ -137,19 +138,58 @@ def _blocks(group: ChannelGroup, keep: int, round_to: int) -> list[list[int]]:
     return [order[a:b] for a, b in zip(counts, counts[1:], strict=False)]
 
 
-def _select_macs(
+def all_removable(
     groups: Sequence[ChannelGroup],
-    keeps: list[int],
-    macs_target: float,
-    round_to: int,
+    min_channels: int = 1,
+    min_fraction: float = 0.0,
+    round_to: int = 1,
+) -> dict[str, list[int]]:
+    """Every channel the guard lets go: the smallest model a budget search can reach.
+
+    Example:
+        >>> import torch
+        >>> from slimkit.models import build_model
+        >>> from slimkit.surgery import channel_groups
+        >>> groups = channel_groups(build_model("vgg_tiny"), torch.randn(2, 3, 32, 32))
+        >>> len(all_removable(groups, min_channels=2)["features.0"])
+        6
+    """
+    check_guard(min_channels, min_fraction, round_to)
+    removal = {}
+    for group in groups:
+        keep = keep_count(group.size, min_channels, min_fraction, round_to)
+        chosen = sorted(i for block in _blocks(group, keep, round_to) for i in block)
+        if chosen:
+            removal[group.root] = chosen
+    return removal
+
+
+def select_budget(
+    groups: Sequence[ChannelGroup],
+    budget: Budget,
     model: nn.Module,
     example_input: torch.Tensor,
+    *,
+    min_channels: int = 1,
+    min_fraction: float = 0.0,
+    round_to: int = 1,
 ) -> dict[str, list[int]]:
+    """The fewest lowest-importance channels whose removal brings ``model`` within ``budget``.
+
+    Removable blocks (the per-group guard applied; ``round_to`` channels each) are ranked
+    globally by importance, a block by its most important channel, so a group's blocks stay in
+    order; exact zeros rank first. :func:`slimkit.measure.budget.fewest_steps` finds the
+    shortest prefix of that ranking whose pruned copy fits, measuring each candidate (MACs and
+    parameters counted, latency timed in ONNX Runtime); for MACs a per-layer estimate gives the
+    starting point, so only a few copies are counted.
+
+    Raises:
+        BudgetError: even removing every removable block misses the budget; the message names
+            the closest reachable fraction and the guard.
+    """
+    check_guard(min_channels, min_fraction, round_to)
+    keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in groups]
     input_size = tuple(int(s) for s in example_input.shape[1:])
-    initial = count_macs(model, input_size)
-    budget = macs_target * initial
-    # Global ranking of removable blocks (the per-group guard already applied), lowest first; a
-    # block ranks by its most important channel, so a group's blocks stay in their order.
     entries = [
         (float(group.importance[block[-1]]), g, pos, block)
         for g, (group, keep) in enumerate(zip(groups, keeps, strict=True))
@@ -158,30 +198,20 @@ def _select_macs(
     entries.sort(key=lambda e: e[:3])
     ranking = [(g, block) for _, g, _, block in entries]
 
-    def real(k: int) -> int:
+    def cost(k: int) -> float:
         trial = copy.deepcopy(model)
-        return count_macs(
-            prune_channels(trial, _removal_of(groups, ranking, k), example_input), input_size
-        )
+        pruned = prune_channels(trial, _removal_of(groups, ranking, k), example_input)
+        return budget.cost(pruned, input_size)
 
-    # Smallest k whose estimate fits, then verify (and correct) with true counts on a copy.
-    estimate = _MacEstimate(model, groups, input_size)
-    k = 0
-    while k < len(ranking) and estimate.total > budget * (1 + 1e-9):
-        estimate.remove(*ranking[k])
-        k += 1
-    if real(k) > budget:
-        lo, hi = k, len(ranking)
-        if real(hi) > budget:
-            reach = real(hi) / initial
-            raise ValueError(
-                f"macs_target={macs_target} is unreachable with this guard; the smallest "
-                f"reachable is {reach:.3f} (lower min_channels/min_fraction/round_to)"
-            )
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if real(mid) <= budget else (mid, hi)
-        k = hi
+    start = 0
+    if budget.quantity == "macs":  # start just before the estimate fits; counts confirm
+        estimate = MacEstimate(model, groups, input_size)
+        while start < len(ranking) and not budget.fits(estimate.total):
+            estimate.remove(*ranking[start])
+            start += 1
+        start = max(0, start - 1)
+    hint = f"min_channels={min_channels}, min_fraction={min_fraction}, round_to={round_to}"
+    k = fewest_steps(cost, len(ranking), budget, start=start, hint=hint)
     return _removal_of(groups, ranking, k)
 
 
@@ -257,7 +287,17 @@ def select_channels(
     keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in groups]
     if rule == "macs":
         assert model is not None and example_input is not None and macs_target is not None
-        return _select_macs(groups, keeps, float(macs_target), round_to, model, example_input)
+        initial = float(count_macs(model, tuple(int(s) for s in example_input.shape[1:])))
+        budget = Budget("macs", limit=float(macs_target) * initial, reference=initial)
+        return select_budget(
+            groups,
+            budget,
+            model,
+            example_input,
+            min_channels=min_channels,
+            min_fraction=min_fraction,
+            round_to=round_to,
+        )
     if rule == "zeros":
         chosen = [g.zero for g in groups]
     else:
