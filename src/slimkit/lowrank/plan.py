@@ -247,15 +247,18 @@ def plan_factorization(
     full = [max_rank(modules[n], scheme) for n in names]
     dense = [dense_layer_macs(modules[n], shapes[n][1]) for n in names]
 
+    def layer(i: int, r: int) -> LayerPlan:
+        n, s, f, d = names[i], spectra[i], full[i], dense[i]
+        cost = factorized_layer_macs(modules[n], r, scheme, *shapes[n])
+        s2 = s.double().pow(2)
+        kept = float(s2[:r].sum() / s2.sum()) if float(s2.sum()) > 0 else 1.0
+        return LayerPlan(n, r, f, d, cost, cost <= max_cost_ratio * d, kept)
+
     def build(rule_name: str, value: float) -> FactorizationPlan:
         plans = []
-        for n, s, f, d in zip(names, spectra, full, dense, strict=True):
+        for i, (s, f) in enumerate(zip(spectra, full, strict=True)):
             r = int(select_rank(s, rule_name, value, min_rank))  # type: ignore[arg-type]
-            r = _round_up(r, rank_multiple, f)
-            cost = factorized_layer_macs(modules[n], r, scheme, *shapes[n])
-            s2 = s.double().pow(2)
-            kept = float(s2[:r].sum() / s2.sum()) if float(s2.sum()) > 0 else 1.0
-            plans.append(LayerPlan(n, r, f, d, cost, cost <= max_cost_ratio * d, kept))
+            plans.append(layer(i, _round_up(r, rank_multiple, f)))
         return FactorizationPlan(scheme, rule, value, plans)
 
     if rule != "macs" and budget is None:
@@ -282,5 +285,40 @@ def plan_factorization(
     hint = f"min_rank={min_rank}, rank_multiple={rank_multiple}, max_cost_ratio={max_cost_ratio}"
     level = largest_level(cost, budget, lo=1e-9, hi=1.0, iters=iters, hint=hint)
     final = build("energy", level)
+    if budget.quantity == "macs":
+        _fill_budget(final, layer, budget.limit - cost(level), rank_multiple)
     final.rule = "macs" if rule == "macs" else "budget"
     return final
+
+
+def _fill_budget(plan: FactorizationPlan, layer: Any, slack: float, rank_multiple: int) -> None:
+    """Spend the MACs left under the budget after the common-energy search (in place).
+
+    Ranks move in steps of ``rank_multiple``, so one common energy level overshoots: the next
+    level up may add a whole block to every layer at once. Greedily raise one layer's rank by one
+    step at a time, the step that keeps the most squared-singular-value fraction per added MAC
+    first, while the model still fits (ours: the digest's TRP picks ranks per layer by energy
+    and has no budget). ``layer(i, rank)`` rebuilds one :class:`LayerPlan`.
+    """
+
+    def spent(p: LayerPlan) -> int:
+        return p.factorized_macs if p.factorize else p.dense_macs
+
+    while True:
+        best: tuple[float, int, LayerPlan] | None = None
+        for i, p in enumerate(plan.layers):
+            if not p.factorize or p.rank >= p.max_rank:
+                continue
+            q = layer(i, _round_up(p.rank + rank_multiple, rank_multiple, p.max_rank))
+            extra = spent(q) - spent(p)
+            if extra > slack:
+                continue
+            gain = (1.0 if not q.factorize else q.energy_kept) - p.energy_kept
+            score = gain / max(extra, 1)
+            if best is None or score > best[0]:
+                best = (score, i, q)
+        if best is None:
+            return
+        _, i, q = best
+        slack -= spent(q) - spent(plan.layers[i])
+        plan.layers[i] = q
