@@ -1,0 +1,83 @@
+"""recipes/digits_compose_target.yaml: prune -> factorize -> QAT+KD to a MACs target."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from slimkit.artifacts import load_artifact
+from slimkit.report import validate_report
+from tests.helpers import REPO, run_cli
+
+RECIPE = REPO / "recipes" / "digits_compose_target.yaml"
+
+
+def test_unreachable_target_fails_in_one_line_before_training(tmp_path: Path) -> None:
+    recipe = yaml.safe_load(RECIPE.read_text())
+    recipe["target"] = {"macs": 0.001}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    start = time.perf_counter()
+    proc = run_cli("run", str(path), "--out", str(tmp_path / "run"), "-q")
+    assert proc.returncode != 0
+    error = [line for line in proc.stderr.splitlines() if line.startswith("slimkit: error")]
+    assert len(error) == 1 and "unreachable" in error[0], proc.stderr[-2000:]
+    assert time.perf_counter() - start < 60  # planned before any training (~5 s measured)
+
+
+_RELOAD = """
+import sys, torch
+from slimkit.artifacts import load_artifact
+handle = load_artifact(sys.argv[1])
+x = torch.load(sys.argv[2])
+torch.save(handle.module.eval()(x), sys.argv[3])
+"""
+
+
+@pytest.mark.slow  # ~150 s on 2 cores: CI runs it on its own line
+def test_digits_compose_target_recipe(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    proc = run_cli("run", str(RECIPE), "--out", str(out), "-q")
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    validate_report(report)
+    fraction = report["final"]["macs"] / report["initial"]["macs"]
+    assert 0.35 * 0.95 <= fraction <= 0.35, fraction  # measured 0.348
+    assert report["final"]["top1"] >= 0.95, report["final"]  # measured 0.956
+    sparse = report["stages"][0]
+    assert sparse["zero_macs_fraction"] <= 0.35**0.5 * 1.1, sparse  # measured 0.630 for 0.592
+    kinds = [s["kind"] for s in report["stages"]]
+    assert kinds[:4] == ["train", "prune", "train", "factorize"] and "quantize" in kinds
+    assert seconds < 360, f"{seconds:.0f}s"  # 146-155 s alone on 2 cores; slack for loaded CI
+    handle = load_artifact(out / "model.slim.pt")
+    edit_kinds = [e["kind"] for e in handle.edits]
+    for kind in ("prune_channels", "factorize", "quantize"):
+        assert kind in edit_kinds, edit_kinds
+    assert (
+        edit_kinds.index("prune_channels")
+        < edit_kinds.index("factorize")
+        < edit_kinds.index("quantize")
+    )
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    torch.save(x, tmp_path / "x.pt")
+    with torch.no_grad():
+        here = handle.module.eval()(x)
+    script = tmp_path / "reload.py"
+    script.write_text(_RELOAD)
+    subprocess.run(
+        [sys.executable, str(script), str(out / "model.slim.pt"), str(tmp_path / "x.pt"),
+         str(tmp_path / "y.pt")],
+        check=True, cwd=REPO,
+    )  # fmt: skip
+    there = torch.load(tmp_path / "y.pt")
+    assert (here - there).abs().max().item() <= 1e-6
+    assert (out / "model.onnx").exists()
