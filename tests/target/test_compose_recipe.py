@@ -29,7 +29,9 @@ def test_unreachable_target_fails_in_one_line_before_training(tmp_path: Path) ->
     assert proc.returncode != 0
     error = [line for line in proc.stderr.splitlines() if line.startswith("slimkit: error")]
     assert len(error) == 1 and "unreachable" in error[0], proc.stderr[-2000:]
-    assert time.perf_counter() - start < 60  # planned before any training (~5 s measured)
+    assert (
+        time.perf_counter() - start < 60
+    )  # planned before any training (whole test 11.7 s measured)
 
 
 _RELOAD = """

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -66,6 +67,11 @@ class LayerPlan:
     factorized_macs: int
     factorize: bool
     energy_kept: float
+
+    @property
+    def macs(self) -> int:
+        """MACs this layer costs under the plan."""
+        return self.factorized_macs if self.factorize else self.dense_macs
 
 
 @dataclass
@@ -286,12 +292,17 @@ def plan_factorization(
     level = largest_level(cost, budget, lo=1e-9, hi=1.0, iters=iters, hint=hint)
     final = build("energy", level)
     if budget.quantity == "macs":
-        _fill_budget(final, layer, budget.limit - cost(level), rank_multiple)
+        _fill_budget(final, layer, budget.limit - (total - final.macs_saved()), rank_multiple)
     final.rule = "macs" if rule == "macs" else "budget"
     return final
 
 
-def _fill_budget(plan: FactorizationPlan, layer: Any, slack: float, rank_multiple: int) -> None:
+def _fill_budget(
+    plan: FactorizationPlan,
+    layer: Callable[[int, int], LayerPlan],
+    slack: float,
+    rank_multiple: int,
+) -> None:
     """Spend the MACs left under the budget after the common-energy search (in place).
 
     Ranks move in steps of ``rank_multiple``, so one common energy level overshoots: the next
@@ -301,16 +312,13 @@ def _fill_budget(plan: FactorizationPlan, layer: Any, slack: float, rank_multipl
     and has no budget). ``layer(i, rank)`` rebuilds one :class:`LayerPlan`.
     """
 
-    def spent(p: LayerPlan) -> int:
-        return p.factorized_macs if p.factorize else p.dense_macs
-
     while True:
         best: tuple[float, int, LayerPlan] | None = None
         for i, p in enumerate(plan.layers):
             if not p.factorize or p.rank >= p.max_rank:
                 continue
             q = layer(i, _round_up(p.rank + rank_multiple, rank_multiple, p.max_rank))
-            extra = spent(q) - spent(p)
+            extra = q.macs - p.macs
             if extra > slack:
                 continue
             gain = (1.0 if not q.factorize else q.energy_kept) - p.energy_kept
@@ -320,5 +328,5 @@ def _fill_budget(plan: FactorizationPlan, layer: Any, slack: float, rank_multipl
         if best is None:
             return
         _, i, q = best
-        slack -= spent(q) - spent(plan.layers[i])
+        slack -= q.macs - plan.layers[i].macs
         plan.layers[i] = q
