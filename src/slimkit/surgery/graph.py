@@ -62,16 +62,35 @@ def module_names(model: nn.Module) -> dict[nn.Module, str]:
     return names
 
 
+def _channels_last_tensors(model: nn.Module) -> list[torch.Tensor]:
+    # Strides, not is_contiguous(): a (C, C, 1, 1) weight in channels_last counts as contiguous
+    # too, yet makes the conv output channels_last.
+    return [
+        t
+        for t in (*model.parameters(), *model.buffers())
+        if t.dim() == 4
+        and t.is_contiguous(memory_format=torch.channels_last)
+        and t.stride() != t.clone(memory_format=torch.contiguous_format).stride()
+    ]
+
+
 @contextmanager
 def _traced_state(model: nn.Module) -> Iterator[None]:
-    # Tracing runs a forward in eval mode with autograd on; restore every module's flag after.
+    # Tracing runs a forward in eval mode with autograd on, on contiguous weights: in
+    # channels_last, global pooling records an AsStrided node that hides zero-preserving paths
+    # and `x.view(n, -1)` fails. Every module's flag and every weight's layout is restored after.
     flags = [(m, m.training) for m in model.modules()]
+    channels_last = _channels_last_tensors(model)
+    for tensor in channels_last:
+        tensor.data = tensor.data.clone(memory_format=torch.contiguous_format)
     try:
         with torch.enable_grad():
             yield
     finally:
         for module, flag in flags:
             module.train(flag)
+        for tensor in channels_last:
+            tensor.data = tensor.data.clone(memory_format=torch.channels_last)
 
 
 def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyGraph:
@@ -109,7 +128,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
         try:
             return tp.DependencyGraph().build_dependency(
                 model,
-                example_inputs=example_input.to(device),
+                example_inputs=example_input.to(device).contiguous(),
                 verbose=False,
             )
         except (RuntimeError, TypeError, KeyError, AttributeError, AssertionError) as exc:

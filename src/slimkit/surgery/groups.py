@@ -13,6 +13,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch_pruning as tp
@@ -154,6 +155,26 @@ def _grad_fn_base(name: str) -> str:
     return name.split("Backward")[0]
 
 
+def _operands_tracked(node: tp.Node, members: set) -> bool:
+    """Whether every operand of ``node`` is a traced tensor of the group: no Python scalar, no
+    buffer or bare parameter (``x + 1.0``, ``x + buffer``: not 0 where ``x`` is 0)."""
+    grad_fn = getattr(node, "grad_fn", None)
+    operands = [f for f, _ in getattr(grad_fn, "next_functions", ())]
+    tracked = all(f is not None and "AccumulateGrad" not in type(f).__name__ for f in operands)
+    return tracked and all(n in members for n in node.inputs)
+
+
+def _keeps_channels(node: tp.Node) -> bool:
+    """A mean that reduces only non-channel dims (global pooling), not the channel dim."""
+    dims = getattr(node.grad_fn, "_saved_dim", None)
+    sizes = getattr(node.grad_fn, "_saved_self_sym_sizes", None)
+    if dims is None or sizes is None:
+        return False  # a mean over every element mixes channels
+    ndim = len(sizes)
+    channel_dims = {1, 2} if ndim == 3 else {1}  # (N, C, L) or (N, L, C): both are refused
+    return not any(int(d) % ndim in channel_dims for d in dims)
+
+
 def _stays_zero(node: tp.Node, zeroing: set, members: set, memo: dict) -> bool:
     """Whether ``node``'s output is exactly 0 on the group's channels once its BNs are masked."""
     if node in memo:
@@ -165,8 +186,15 @@ def _stays_zero(node: tp.Node, zeroing: set, members: set, memo: dict) -> bool:
     if not result and inputs:
         if isinstance(module, tp.ops._ElementWiseOp):
             name = str(module._grad_fn)
-            if _grad_fn_base(name) in _ZERO_UNARY or name in _ZERO_SUM:
+            base = _grad_fn_base(name)
+            if base == "Mean" and not _keeps_channels(node):
+                result = False
+            elif base in _ZERO_UNARY:
                 result = all(_stays_zero(n, zeroing, members, memo) for n in inputs)
+            elif name in _ZERO_SUM:
+                result = _operands_tracked(node, members) and all(
+                    _stays_zero(n, zeroing, members, memo) for n in inputs
+                )
             elif name in _ZERO_PRODUCT:
                 result = any(_stays_zero(n, zeroing, members, memo) for n in inputs)
         elif isinstance(module, _INDEX_OPS):
@@ -183,37 +211,98 @@ def _is_depthwise(module: nn.Module) -> bool:
     return isinstance(module, _CONV) and module.groups == module.in_channels == module.out_channels
 
 
+def _is_out(graph: tp.DependencyGraph, item: Any) -> bool:
+    return bool(graph.is_out_channel_pruning_fn(item.dep.handler))
+
+
+def _root_channels(group: tp.Group) -> list[int]:
+    """The root's out-channels that one root channel's group shrinks (more than one: tied)."""
+    root = group.items[0].dep.target.module
+    return sorted(
+        {int(i) for item in group.items if item.dep.target.module is root for i in item.idxs}
+    )
+
+
+def _untied(group: tp.Group, graph: tp.DependencyGraph) -> tp.Group | None:
+    """``group`` rooted where one root channel is one independent channel, or ``None``.
+
+    A concatenation of a tensor with a channel-wise function of itself (a ghost module's
+    ``cat([x, dw(x)])``, CReLU's ``cat([x, -x])``) ties channels: removing channel ``i`` of ``x``
+    also removes channel ``C + i`` of the concatenation. Rooted at the concatenation's consumer,
+    torch-pruning counts such a pair as two channels. The group is then re-rooted at a member
+    layer whose channels are the independent ones (each may appear several times in the other
+    layers), or refused when no member is."""
+    if not any(isinstance(item.dep.target.module, tp.ops._ConcatOp) for item in group.items):
+        return group
+    candidates = [group.items[0]] + [
+        item
+        for item in group.items[1:]
+        if isinstance(item.dep.target.module, (*_CONV, nn.Linear)) and _is_out(graph, item)
+    ]
+    for item in candidates:
+        module = item.dep.target.module
+        pruner = graph.get_pruner_of_module(module)
+        size = pruner.get_out_channels(module)
+        if len(set(item.idxs)) != size:
+            continue  # only partly in this group
+        untied = all(
+            _root_channels(graph.get_pruning_group(module, pruner.prune_out_channels, [c])) == [c]
+            for c in range(size)
+        )
+        if untied:
+            if item is group.items[0]:
+                return group
+            return graph.get_pruning_group(module, pruner.prune_out_channels, list(range(size)))
+    return None
+
+
+def _place(rows: dict[Any, list[list[int]]], key: Any, size: int, root: int, index: int) -> None:
+    """Record that root channel ``root`` is channel ``index`` of ``key``; a root channel held
+    twice by one layer (tied channels) gets a second row."""
+    layer_rows = rows.setdefault(key, [])
+    for row in layer_rows:
+        if row[root] == index:
+            return
+        if row[root] < 0:
+            row[root] = index
+            return
+    layer_rows.append([-1] * size)
+    layer_rows[-1][root] = index
+
+
 def _to_channel_group(
     group: tp.Group,
     graph: tp.DependencyGraph,
     names: dict[nn.Module, str],
     modules: dict[str, nn.Module],
 ) -> ChannelGroup | None:
-    items = list(group.items)
+    untied = _untied(group, graph)
+    if untied is None:
+        return None  # tied channels with no layer that holds each one once
+    items = list(untied.items)
     root_module = items[0].dep.target.module
     size = len(items[0].idxs)
     nodes = {item.dep.target for item in items}
     zeroing = {n for n in nodes if _zeroing_bn(n.module)}
     if not zeroing:
         return None  # no BN scale can switch these channels off
-    bn_map: dict[str, list[int]] = {}
-    members: dict[tuple[str, str], list[int]] = {}
+    bn_rows: dict[str, list[list[int]]] = {}
+    member_rows: dict[tuple[str, str], list[list[int]]] = {}
     consumers = []
     for item in items:
         node, module = item.dep.target, item.dep.target.module
         root_idxs = list(getattr(item, "root_idxs", item.idxs))
         if isinstance(module, _BatchNorm):
             if node in zeroing:
-                row = bn_map.setdefault(names[module], [-1] * size)
                 for r, i in zip(root_idxs, item.idxs, strict=True):
-                    row[r] = int(i)
+                    _place(bn_rows, names[module], size, r, int(i))
         elif isinstance(module, (*_CONV, nn.Linear)):
             if isinstance(module, _CONV) and module.groups > 1 and not _is_depthwise(module):
                 return None  # grouped convs couple channels in ways masking does not cover
-            is_out = graph.is_out_channel_pruning_fn(item.dep.handler)
-            row = members.setdefault((names[module], "out" if is_out else "in"), [-1] * size)
+            is_out = _is_out(graph, item)
+            key = (names[module], "out" if is_out else "in")
             for r, i in zip(root_idxs, item.idxs, strict=True):
-                row[r] = int(i)
+                _place(member_rows, key, size, r, int(i))
             if not is_out and not _is_depthwise(module):
                 consumers.append(node)
         elif not isinstance(module, (tp.ops._ElementWiseOp, *_INDEX_OPS)):
@@ -224,12 +313,13 @@ def _to_channel_group(
         inputs = [n for n in consumer.inputs if n in nodes and (n.inputs or _is_module(n))]
         if not inputs or not all(_stays_zero(n, zeroing, nodes, memo) for n in inputs):
             return None  # some layer reads these channels without a zeroed BN in between
-    bn_names = list(bn_map)
+    bn_names = [name for name, rows in bn_rows.items() for _ in rows]
+    bn_channels = [row for rows in bn_rows.values() for row in rows]
     scales = torch.zeros(len(bn_names), size)
     betas = torch.zeros(len(bn_names), size)
-    for b, name in enumerate(bn_names):
+    for b, (name, channels) in enumerate(zip(bn_names, bn_channels, strict=True)):
         bn = modules[name]
-        row = torch.tensor(bn_map[name])
+        row = torch.tensor(channels)
         held = row >= 0
         scales[b, held] = bn.weight.detach()[row[held]].abs().float().cpu()
         betas[b, held] = bn.bias.detach()[row[held]].float().cpu()
@@ -237,10 +327,10 @@ def _to_channel_group(
         root=names[root_module],
         bn_names=bn_names,
         size=size,
-        bn_channels=[bn_map[n] for n in bn_names],
+        bn_channels=bn_channels,
         scales=scales,
         betas=betas,
-        members=[(name, dim, row) for (name, dim), row in members.items()],
+        members=[(name, dim, row) for (name, dim), rows in member_rows.items() for row in rows],
     )
 
 
