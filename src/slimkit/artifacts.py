@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,10 @@ class SlimModel:
 
 def save_artifact(handle: SlimModel, path: str | Path) -> None:
     """Write ``handle`` as an artifact file (atomically)."""
-    state = {k: v.detach().cpu().contiguous() for k, v in handle.module.state_dict().items()}
+    raw = handle.module.state_dict()
+    state = {k: v.detach().cpu().contiguous() for k, v in raw.items()}
+    # Per-module versions (e.g. torchvision MNASNet refuses a state dict without its version).
+    versions = {k: dict(v) for k, v in getattr(raw, "_metadata", {}).items()}
     atomic_save(
         {
             "format": ARTIFACT_FORMAT,
@@ -103,6 +107,7 @@ def save_artifact(handle: SlimModel, path: str | Path) -> None:
             "edits": handle.edits,
             "meta": handle.meta,
             "state_dict": state,
+            "state_metadata": versions,
         },
         path,
     )
@@ -139,9 +144,11 @@ def load_artifact(path: str | Path) -> SlimModel:
             raise ArtifactError(
                 f"{path}: edits[{index}] ({edit['kind']}) cannot be replayed: {first_line(exc, 200)}"
             ) from None
+    state = OrderedDict(data["state_dict"])
+    state._metadata = OrderedDict(data.get("state_metadata") or {})  # type: ignore[attr-defined]
     try:
-        handle.module.load_state_dict(data["state_dict"])
-    except (RuntimeError, TypeError, AttributeError) as exc:
+        handle.module.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError, ValueError, KeyError) as exc:
         raise ArtifactError(
             f"{path}: weights do not fit the rebuilt model ({first_line(exc, 200)})"
         ) from None

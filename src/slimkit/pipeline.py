@@ -57,7 +57,7 @@ from slimkit.engine.checkpoint import (
 )
 from slimkit.engine.distributed import DistInfo, barrier, init_distributed, shutdown
 from slimkit.engine.evaluate import EvalResult, evaluate
-from slimkit.engine.memory_format import channels_last_hazard
+from slimkit.engine.memory_format import channels_last_failure, channels_last_hazard
 from slimkit.engine.metrics import MetricsLog
 from slimkit.engine.progress import ProgressBars
 from slimkit.errors import first_line
@@ -118,9 +118,18 @@ class RunContext:
         """Whether batches and the model use channels_last: the recipe's choice, unless the
         current model has a layer that oneDNN mishandles in that format
         (:mod:`slimkit.engine.memory_format`)."""
-        if not self.recipe.runtime.channels_last or self.device.type != "cpu":
-            return self.recipe.runtime.channels_last
-        return channels_last_hazard(self.model.module) is None
+        if not self.recipe.runtime.channels_last:
+            return False
+        return self.channels_last_refusal() is None
+
+    def channels_last_refusal(self) -> str | None:
+        """Why the current model runs in the contiguous format although the recipe asks for
+        channels_last: a oneDNN hazard on the CPU or a forward that fails in that format."""
+        module = self.model.module
+        hazard = channels_last_hazard(module) if self.device.type == "cpu" else None
+        if hazard:
+            return f"{hazard} (oneDNN fault)"
+        return channels_last_failure(module, self.input_size)
 
     def splits(self) -> list[str]:
         """``train``, ``val`` (when the recipe carves one) and ``test``."""
@@ -710,9 +719,9 @@ def _to_device(ctx: RunContext) -> None:
         module = module.to(memory_format=torch.channels_last)
     else:
         module = module.to(memory_format=torch.contiguous_format)
-        hazard = channels_last_hazard(module) if ctx.recipe.runtime.channels_last else None
+        hazard = ctx.channels_last_refusal() if ctx.recipe.runtime.channels_last else None
         if hazard and "channels_last" not in ctx.warnings_shown:
-            ctx.echo(f"runtime.channels_last: off for this model: {hazard} (oneDNN fault)")
+            ctx.echo(f"runtime.channels_last: off for this model: {hazard}")
             ctx.warnings_shown.add("channels_last")
     ctx.model.module = module
 

@@ -12,7 +12,14 @@ from torch import nn
 
 from slimkit.errors import first_line
 
-__all__ = ["build_graph", "check_prunable", "classifier_of", "module_names"]
+__all__ = [
+    "SurgeryError",
+    "build_graph",
+    "check_prunable",
+    "classifier_of",
+    "module_names",
+    "torch_pruning_errors",
+]
 
 
 def check_prunable(model: nn.Module) -> None:
@@ -124,19 +131,34 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
             "e.g. torch.randn(2, 3, 32, 32)"
         )
     device = next((p.device for p in model.parameters()), example_input.device)
-    with _traced_state(model):
-        try:
-            return tp.DependencyGraph().build_dependency(
-                model,
-                example_inputs=example_input.to(device).contiguous(),
-                verbose=False,
-            )
-        except (RuntimeError, TypeError, KeyError, AttributeError, AssertionError) as exc:
-            raise SurgeryError(
-                f"torch-pruning could not trace {type(model).__name__} "
-                f"({type(exc).__name__}: {first_line(exc, 200)}); this model cannot be "
-                "channel-pruned"
-            ) from None
+    with _traced_state(model), torch_pruning_errors(f"tracing {type(model).__name__}"):
+        return tp.DependencyGraph().build_dependency(
+            model,
+            example_inputs=example_input.to(device).contiguous(),
+            verbose=False,
+        )
+
+
+@contextmanager
+def torch_pruning_errors(what: str) -> Iterator[None]:
+    """Turn any exception torch-pruning raises while doing ``what`` (e.g. ``"pruning
+    'layer1.0.conv1'"``) into a one-line :class:`SurgeryError` naming it.
+
+    Example:
+        >>> with torch_pruning_errors("pruning 'fc'"):
+        ...     1 // 0
+        Traceback (most recent call last):
+        slimkit.surgery.graph.SurgeryError: torch-pruning failed while pruning 'fc' (ZeroDivisionError: integer division or modulo by zero); this model cannot be channel-pruned there
+    """
+    try:
+        yield
+    except SurgeryError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (any library failure becomes one line)
+        raise SurgeryError(
+            f"torch-pruning failed while {what} ({type(exc).__name__}: {first_line(exc, 200)}); "
+            "this model cannot be channel-pruned there"
+        ) from None
 
 
 class SurgeryError(ValueError):
@@ -157,5 +179,6 @@ def out_channel_groups(
     classifier = classifier_of(model)
     if classifier is not None:
         skip.append(classifier)
-    groups = list(graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS))
+    with torch_pruning_errors(f"grouping the channels of {type(model).__name__}"):
+        groups = list(graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS))
     return graph, module_names(model), groups

@@ -10,7 +10,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from slimkit.surgery.graph import build_graph
+from slimkit.surgery.graph import build_graph, torch_pruning_errors
 from slimkit.surgery.groups import ChannelGroup, cached_groups, channel_groups
 from slimkit.surgery.widths import refresh_widths
 
@@ -103,6 +103,22 @@ def mask_channels(
                 bn.bias[held] = 0.0
 
 
+def _emptied_layer(graph: tp.DependencyGraph, group: tp.Group, names: dict[nn.Module, str]) -> str:
+    """The layer of ``group`` that would lose every channel (torch-pruning's
+    ``check_pruning_group``, with the layer's name)."""
+    for dep, idxs in group:
+        module = dep.target.module
+        if graph.is_out_channel_pruning_fn(dep.handler):
+            size = graph.get_out_channels(module)
+        elif graph.is_in_channel_pruning_fn(dep.handler):
+            size = graph.get_in_channels(module)
+        else:
+            continue
+        if size is not None and size <= len(idxs):
+            return names.get(module, type(module).__name__)
+    return "?"
+
+
 def prune_channels(
     model: nn.Module, removal: Mapping[str, Sequence[int]], example_input: torch.Tensor
 ) -> nn.Module:
@@ -156,7 +172,8 @@ def prune_channels(
         clean = _check_indices(root, removal[root], size)
         if not clean:
             continue
-        group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
+        with torch_pruning_errors(f"grouping removal root {root!r}"):
+            group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
         for item in group.items:
             target = item.dep.target.module
             if isinstance(target, tp.ops._OutputOp):
@@ -170,7 +187,10 @@ def prune_channels(
                     "give only one of them"
                 )
         if not graph.check_pruning_group(group):
-            raise ValueError(f"removal[{root!r}] would empty a coupled layer; remove fewer")
+            emptied = _emptied_layer(graph, group, names)
+            raise ValueError(
+                f"removal[{root!r}] would empty the coupled layer {emptied!r}; remove fewer"
+            )
         plans.append((module, clean, group))
     # With concatenations or splits, earlier removals shift channel offsets: re-derive each group
     # just before pruning it. Otherwise the validated groups are still exact.
@@ -179,9 +199,10 @@ def prune_channels(
         for node in graph.module2node.values()
     )
     for module, clean, group in plans:
-        if shifting:
-            pruner = graph.get_pruner_of_module(module)
-            group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
-        group.prune()
+        with torch_pruning_errors(f"pruning {names[module]!r}"):
+            if shifting:
+                pruner = graph.get_pruner_of_module(module)
+                group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
+            group.prune()
     refresh_widths(model, example_input)
     return model

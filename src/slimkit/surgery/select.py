@@ -72,6 +72,14 @@ def _check_args(
         raise ValueError(f"macs_target={macs_target!r} is only used by rule 'macs', not {rule!r}")
 
 
+def _require_groups(groups: Sequence[ChannelGroup], what: str) -> None:
+    if not groups:
+        raise ValueError(
+            f"{what}: the model has no BN-prunable channel group (a conv/linear whose channels "
+            "an affine BatchNorm can switch off for every reader); nothing to prune"
+        )
+
+
 class MacEstimate:
     """MACs after removing channels, from per-layer MACs scaled by the kept in/out fractions.
 
@@ -187,6 +195,7 @@ def select_budget(
         BudgetError: even removing every removable block misses the budget; the message names
             the closest reachable fraction and the guard.
     """
+    _require_groups(groups, f"budget {budget.quantity}")
     check_guard(min_channels, min_fraction, round_to)
     keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in groups]
     input_size = tuple(int(s) for s in example_input.shape[1:])
@@ -284,6 +293,8 @@ def select_channels(
     _check_args(
         rule, percent, macs_target, min_channels, min_fraction, round_to, model, example_input
     )
+    if rule != "zeros":
+        _require_groups(groups, f"rule {rule!r}")
     keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in groups]
     if rule == "macs":
         assert model is not None and example_input is not None and macs_target is not None
