@@ -232,8 +232,13 @@ def _untied(group: tp.Group, graph: tp.DependencyGraph) -> tp.Group | None:
     torch-pruning counts such a pair as two channels. The group is then re-rooted at a member
     layer whose channels are the independent ones (each may appear several times in the other
     layers), or refused when no member is."""
-    if not any(isinstance(item.dep.target.module, tp.ops._ConcatOp) for item in group.items):
-        return group
+    nodes = {item.dep.target for item in group.items}
+    if not any(
+        isinstance(node.module, tp.ops._ConcatOp)
+        and sum(1 for n in set(node.inputs) if n in nodes) > 1
+        for node in nodes
+    ):
+        return group  # no concatenation joins two tensors of this group: no tie possible
     candidates = [group.items[0]] + [
         item
         for item in group.items[1:]

@@ -1,0 +1,107 @@
+"""The surgery contract over every torchvision classification model and a dozen timm CNN families.
+
+For each model (:func:`slimkit.surgery.contract.check_surgery`): random BN statistics, 30 % of
+the BN channels zeroed at random, the ``zeros`` and ``macs`` (0.8 of the MACs) rules, the
+relative output change of the physical removal against the masked model, ONNX Runtime parity
+of the pruned model, and an artifact save/reload. Outcome per model: ``exact``, ``refused``
+(a one-line error), ``no groups`` or ``FAILED``.
+
+Command:
+    .venv/bin/python benchmarks/surgery_contract.py [--models tv:resnet18 timm:ghostnet_100]
+
+Writes ``benchmarks/results/surgery_contract.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+from typing import Any
+
+import torch
+import torchvision
+from harness import Results
+
+from slimkit.surgery.contract import EXACT, ONNX_PARITY, check_surgery
+
+TIMM_FAMILIES = [
+    "timm:resnet18",
+    "timm:efficientnet_b0",
+    "timm:mobilenetv3_small_100",
+    "timm:mobilenetv2_100",
+    "timm:ghostnet_100",
+    "timm:regnetx_002",
+    "timm:densenet121",
+    "timm:dla34",
+    "timm:rexnet_100",
+    "timm:mixnet_s",
+    "timm:lcnet_050",
+    "timm:cspresnet50",
+    "timm:repvgg_a0",
+    "timm:hrnet_w18_small",
+    "timm:convnext_atto",
+]
+
+
+def all_models() -> list[str]:
+    """Every torchvision classification model, then the timm families."""
+    names = torchvision.models.list_models(module=torchvision.models)
+    return [f"tv:{n}" for n in sorted(names)] + TIMM_FAMILIES
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1e}"
+    return str(value)
+
+
+def render(data: dict[str, Any]) -> str:
+    rows = data["rows"]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    lines = [
+        "# Surgery contract: exact removal or a one-line refusal",
+        "",
+        f"Command: `{data['command']}`; torch {data['setup']['torch']}; "
+        f"{data.get('total_seconds', 0):.0f} s.",
+        "",
+        "Random BN statistics, 30 % of BN channels zeroed (gamma = beta = 0), seed 0. "
+        f"Exact: relative output change <= {EXACT:.0e} for the `zeros` and `macs` (0.8) rules, "
+        f"ONNX Runtime parity <= {ONNX_PARITY:.0e}, artifact reload identical.",
+        "",
+        "Outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+        "",
+        "| model | outcome | input | prunable ch | zeros removed | zeros change | macs removed "
+        "| macs change | ONNX parity | reload | s | reason |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['outcome']} | {r['input_size'][1]} | {r['prunable_channels']} "
+            f"| {r['zeros_removed']} | {_fmt(r['zeros_change'])} | {r['macs_removed']} "
+            f"| {_fmt(r['macs_change'])} | {_fmt(r['onnx_parity'])} | {_fmt(r['reload_equal'])} "
+            f"| {r['seconds']:.0f} | {r['reason']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--name", default="surgery_contract")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = Results(args.name, {"threads": args.threads, "zero_fraction": 0.3}, render)
+    for name in args.models or all_models():
+        row = check_surgery(name).as_dict()
+        print(f"{name}: {row['outcome']} {row['seconds']}s {row['reason'][:150]}", flush=True)
+        results.add(row)
+        gc.collect()
+
+
+if __name__ == "__main__":
+    main()
