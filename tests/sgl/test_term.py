@@ -98,9 +98,9 @@ def test_beta_schedule_and_threshold_follow_epochs() -> None:
     assert torch.equal(term.v[0], torch.where(w.abs() > thr, w, torch.zeros_like(w)))
 
 
-def test_weights_become_v_at_the_end() -> None:
+def test_final_assign_v_copies_v() -> None:
     model = _lenet()
-    term = _term(model, lam=0.002, beta=1.0)
+    term = _term(model, lam=0.002, beta=1.0, final_assign="v")
     term.on_train_start(model)
     with torch.no_grad():
         for m in term.modules:
@@ -110,6 +110,44 @@ def test_weights_become_v_at_the_end() -> None:
     for m, t in zip(term.modules, v, strict=True):
         assert torch.equal(m.weight.detach(), t)
     assert model.conv1.weight.ne(0).all()  # unregularized layer untouched
+    assert term.summary()["sgl_final_assign"] == "v" and not term.notices()
+
+
+def _gap_after_scaling(factor: float, **kw):
+    model = _lenet()
+    term = _term(model, lam=0.002, beta=1.0, **kw)
+    term.on_train_start(model)
+    before = [m.weight.detach().clone() for m in term.modules]
+    with torch.no_grad():
+        for m, v in zip(term.modules, term.v, strict=True):
+            m.weight.copy_(v + (m.weight - v) * factor)  # W at `factor` of its distance to V
+    term.on_train_end(model)
+    return term, before
+
+
+def test_final_assign_auto_keeps_w_when_w_and_v_have_not_met() -> None:
+    term, _ = _gap_after_scaling(1.0)
+    gap = term.summary()["sgl_w_v_gap"]
+    assert gap > 0.05  # measured 0.80: prox(W) of a fresh LeNet zeroes most small weights
+    assert term.summary()["sgl_final_assign"] == "w"
+    assert all(bool(m.weight.ne(0).all()) for m in term.modules)  # W kept, not V
+    (notice,) = term.notices()
+    assert "have not met" in notice and "\n" not in notice
+
+
+def test_final_assign_auto_copies_v_when_met() -> None:
+    term, _ = _gap_after_scaling(0.01)
+    assert term.summary()["sgl_w_v_gap"] <= 0.05  # measured 0.013
+    assert term.summary()["sgl_final_assign"] == "v" and not term.notices()
+    for m, v in zip(term.modules, term.v, strict=True):
+        assert torch.equal(m.weight.detach(), v)
+
+
+def test_final_assign_w_is_the_official_code() -> None:
+    term, before = _gap_after_scaling(0.01, final_assign="w")
+    for m, b in zip(term.modules, before, strict=True):
+        assert not torch.equal(m.weight.detach(), b) and m.weight.ne(0).any()
+    assert term.summary()["sgl_final_assign"] == "w" and not term.notices()
 
 
 def test_final_assign_zeros_keeps_live_weights() -> None:

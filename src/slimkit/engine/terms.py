@@ -79,6 +79,15 @@ class TrainingTerm:
         """Scalars logged with each epoch (e.g. ``{"sparsity": 0.4}``)."""
         return {}
 
+    def summary(self) -> dict[str, Any]:
+        """Plain data for the train stage's report record, read after :meth:`on_train_end`
+        (e.g. what the term did to the weights at the end)."""
+        return {}
+
+    def notices(self) -> list[str]:
+        """One-line messages the run prints after :meth:`on_train_end` (e.g. a fallback)."""
+        return []
+
     def plots(self, out_dir: Path, tag: str = "") -> list[Path]:
         """Write the term's own PNG plots into ``out_dir`` after training (``tag`` goes into the
         file names, e.g. ``_stage0``); return their paths."""

@@ -136,7 +136,10 @@ class GroupSplittingConfig(TermConfig):
         None, description="conv/linear names (null: all but the first conv and the classifier)"
     )
     v_init: Literal["prox", "weights"] = "prox"
-    final_assign: Literal["v", "zeros"] = "v"
+    final_assign: Literal["auto", "v", "w", "zeros"] = "auto"
+    assign_tolerance: float = Field(
+        0.05, ge=0, description="auto: W := V only when ||W - V|| / ||W|| is at most this"
+    )
 
     @model_validator(mode="after")
     def _check_penalty(self) -> GroupSplittingConfig:

@@ -14,8 +14,8 @@ the sparsity. Each step:
    :mod:`slimkit.penalties`.
 
 β is multiplied by ``beta_growth`` after every ``beta_every`` epochs (continuation: the coupling
-tightens, the ℓ0 threshold shrinks). At the end of the stage W := V, so the model holds V's exact
-zeros. The forward pass always uses W.
+tightens, the ℓ0 threshold shrinks). At the end of the stage W := V once W and V have met
+(``final_assign``), so the model holds V's exact zeros. The forward pass always uses W.
 
 Groups: the output channels (filters, ``W[o]`` of shape ``in·k·k``) of a conv; for a linear layer
 the input units (columns ``W[:, i]`` of torch's ``(out, in)`` weight, i.e. the rows of the
@@ -32,8 +32,13 @@ Reconstructed or chosen details, exposed as parameters:
   (same λ for both terms); 0 switches it off.
 - ``v_init``: ``prox`` (default) starts V at ``prox(W)``; the code draws V ~ U(0, 1), which the
   first V-update overwrites but which pulls W toward noise on the first step.
-- ``final_assign``: ``v`` (default, W := V) or ``zeros`` (only V's zeros are written into W; live
-  weights keep their trained values).
+- ``final_assign``: what the model holds at the end of the stage. ``auto`` (default): W := V when
+  the two have met, ``‖W − V‖ / ‖W‖ <= assign_tolerance`` (0.05, our choice) over the regularized
+  layers, else W is kept with a one-line notice (with a small coupling, e.g. ``scale: 1/N`` on a
+  small data set, V can be almost all zeros while W is dense: copying V would destroy the model).
+  ``w``: W is kept, as in the official code, which reports W and never assigns V. ``v``: always
+  W := V. ``zeros``: only V's zeros are written into W; live weights keep their trained values.
+  The gap and the choice are in the train stage's record (``sgl_w_v_gap``, ``sgl_final_assign``).
 - The epoch count that drives the β schedule advances in :meth:`GroupSplitting.epoch_metrics`,
   which the trainer calls once at the end of each epoch (own loops: call :meth:`end_epoch`).
 
@@ -125,6 +130,8 @@ class GroupSplitting(TrainingTerm):
         self.v: list[torch.Tensor] | None = None
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._summary: dict[str, Any] = {}
+        self._notices: list[str] = []
 
     # -- grouping -----------------------------------------------------------------------------
 
@@ -192,17 +199,46 @@ class GroupSplitting(TrainingTerm):
     def after_step(self, model: nn.Module, lr: float) -> None:
         self._update_v()
 
+    def w_v_gap(self) -> float:
+        """``‖W − V‖ / ‖W‖`` over the regularized layers (0: W and V have met)."""
+        assert self.v is not None
+        diff = sum(
+            float((m.weight.detach().float() - v.to(m.weight.device)).pow(2).sum())
+            for m, v in zip(self.modules, self.v, strict=True)
+        )
+        norm = sum(float(m.weight.detach().float().pow(2).sum()) for m in self.modules)
+        return math.sqrt(diff / max(norm, 1e-30))
+
     def on_train_end(self, model: nn.Module) -> None:
         if self.v is None:
             return
+        gap = self.w_v_gap()
+        mode = self.cfg.final_assign
+        self._notices = []
+        if mode == "auto":
+            mode = "v" if gap <= self.cfg.assign_tolerance else "w"
+            if mode == "w":
+                self._notices.append(
+                    f"sgl: W and V have not met (||W - V|| / ||W|| = {gap:.3f} > "
+                    f"assign_tolerance {self.cfg.assign_tolerance}); the model keeps W "
+                    f"({self.weight_sparsity(model):.1%} zeros in V are not applied)"
+                )
+        self._summary = {"sgl_w_v_gap": round(gap, 6), "sgl_final_assign": mode}
         with torch.no_grad():
             for module, v in zip(self.modules, self.v, strict=True):
                 w = module.weight
                 v = v.to(device=w.device, dtype=w.dtype)
-                if self.cfg.final_assign == "v":
+                if mode == "v":
                     w.copy_(v)
-                else:
+                elif mode == "zeros":
                     w.masked_fill_(v == 0, 0.0)
+
+    def summary(self) -> dict[str, Any]:
+        """``sgl_w_v_gap`` (``‖W − V‖ / ‖W‖`` at the end) and ``sgl_final_assign`` (what W got)."""
+        return dict(self._summary)
+
+    def notices(self) -> list[str]:
+        return list(self._notices)
 
     def end_epoch(self) -> None:
         """Count one finished epoch (drives the β schedule)."""

@@ -82,4 +82,9 @@ def run_train(ctx: Any, cfg: TrainStageConfig) -> dict[str, Any]:
     base = {"event", "stage", "stage_kind", "epoch", "step", "lr", "seconds", "images_per_s"}
     evaluated = {k for k in last if k.startswith(("test_", "val_"))}
     record.update({k: v for k, v in last.items() if k not in base | evaluated and k not in record})
+    for term in terms:
+        record.update(term.summary())
+        if ctx.dist.is_main:
+            for notice in term.notices():
+                ctx.echo(notice)
     return record
