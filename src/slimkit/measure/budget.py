@@ -181,18 +181,32 @@ def fewest_steps(
     """The smallest ``k`` in ``[start, steps]`` with ``cost(k)`` within the budget.
 
     ``cost`` must not increase with ``k``. ``start`` is a lower bound known to be safe (an
-    estimate that never overshoots); the search checks ``start`` first, then bisects.
+    estimate that never overshoots); the search checks ``start`` first, then gallops (``start +
+    1, + 2, + 4, ...``) and bisects the last gap, so a close estimate costs a few evaluations.
 
     Raises:
         BudgetError: ``cost(steps)`` is over the budget (names its fraction and ``hint``).
+
+    Example:
+        >>> calls = []
+        >>> def cost(k):
+        ...     calls.append(k)
+        ...     return 100.0 - k
+        >>> fewest_steps(cost, 1000, Budget("macs", limit=50.0, reference=100.0), start=48), calls
+        (50, [48, 49, 51, 50])
     """
     start = max(0, min(start, steps))
     if budget.fits(cost(start)):
         return start
-    worst = cost(steps)
-    if not budget.fits(worst):
-        raise budget.unreachable(worst, hint)
-    lo, hi = start, steps  # cost(lo) over, cost(hi) within
+    lo, jump = start, 1  # cost(lo) over the budget
+    while True:
+        hi = min(lo + jump, steps)
+        value = cost(hi)
+        if budget.fits(value):
+            break
+        if hi == steps:
+            raise budget.unreachable(value, hint)
+        lo, jump = hi, jump * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if budget.fits(cost(mid)) else (mid, hi)
