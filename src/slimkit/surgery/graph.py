@@ -11,6 +11,7 @@ import torch_pruning as tp
 from torch import nn
 
 from slimkit.errors import first_line
+from slimkit.surgery.selection import CUSTOM_PRUNERS
 
 __all__ = [
     "SurgeryError",
@@ -135,6 +136,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
         return tp.DependencyGraph().build_dependency(
             model,
             example_inputs=example_input.to(device).contiguous(),
+            customized_pruners=dict(CUSTOM_PRUNERS),
             verbose=False,
         )
 

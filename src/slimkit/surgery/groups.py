@@ -21,6 +21,9 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from slimkit.surgery.graph import out_channel_groups
+from slimkit.surgery.selection import selection_roots
+from slimkit.surgery.zero_ops import ZERO_UNARY as _ZERO_UNARY
+from slimkit.surgery.zero_ops import keeps_channels as _keeps_channels
 
 __all__ = ["ChannelGroup", "cached_groups", "channel_groups", "channels_per_layer"]
 
@@ -54,26 +57,6 @@ def cached_groups(model: nn.Module) -> list[ChannelGroup] | None:
 
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-# Ops through which a channel that is 0 everywhere stays 0 (f(0) = 0, pooling, copies).
-_ZERO_UNARY = {
-    "Relu",
-    "Hardtanh",
-    "Silu",
-    "Gelu",
-    "Hardswish",
-    "LeakyRelu",
-    "Elu",
-    "Mish",
-    "Tanh",
-    "Mean",
-    "AvgPool2D",
-    "AdaptiveAvgPool2D",
-    "MaxPool2DWithIndices",
-    "AdaptiveMaxPool2D",
-    "Clone",
-    "UpsampleNearest2D",
-    "UpsampleBilinear2D",
-}
 _ZERO_SUM = {"AddBackward0", "SubBackward0"}  # tensor + tensor: 0 when every input is 0
 _ZERO_PRODUCT = {"MulBackward0"}  # tensor * tensor: 0 when any input is 0
 _ZERO_ACTS = (
@@ -162,17 +145,6 @@ def _operands_tracked(node: tp.Node, members: set) -> bool:
     operands = [f for f, _ in getattr(grad_fn, "next_functions", ())]
     tracked = all(f is not None and "AccumulateGrad" not in type(f).__name__ for f in operands)
     return tracked and all(n in members for n in node.inputs)
-
-
-def _keeps_channels(node: tp.Node) -> bool:
-    """A mean that reduces only non-channel dims (global pooling), not the channel dim."""
-    dims = getattr(node.grad_fn, "_saved_dim", None)
-    sizes = getattr(node.grad_fn, "_saved_self_sym_sizes", None)
-    if dims is None or sizes is None:
-        return False  # a mean over every element mixes channels
-    ndim = len(sizes)
-    channel_dims = {1, 2} if ndim == 3 else {1}  # (N, C, L) or (N, L, C): both are refused
-    return not any(int(d) % ndim in channel_dims for d in dims)
 
 
 def _stays_zero(node: tp.Node, zeroing: set, members: set, memo: dict) -> bool:
@@ -280,6 +252,7 @@ def _to_channel_group(
     graph: tp.DependencyGraph,
     names: dict[nn.Module, str],
     modules: dict[str, nn.Module],
+    selected: set[str],
 ) -> ChannelGroup | None:
     untied = _untied(group, graph)
     if untied is None:
@@ -288,7 +261,8 @@ def _to_channel_group(
     root_module = items[0].dep.target.module
     size = len(items[0].idxs)
     nodes = {item.dep.target for item in items}
-    zeroing = {n for n in nodes if _zeroing_bn(n.module)}
+    # A BN pruned by channel selection does not switch these channels off for its readers.
+    zeroing = {n for n in nodes if _zeroing_bn(n.module) and names[n.module] not in selected}
     if not zeroing:
         return None  # no BN scale can switch these channels off
     bn_rows: dict[str, list[list[int]]] = {}
@@ -298,7 +272,7 @@ def _to_channel_group(
         node, module = item.dep.target, item.dep.target.module
         root_idxs = list(getattr(item, "root_idxs", item.idxs))
         if isinstance(module, _BatchNorm):
-            if node in zeroing:
+            if node in zeroing and names[module] not in selected:
                 for r, i in zip(root_idxs, item.idxs, strict=True):
                     _place(bn_rows, names[module], size, r, int(i))
         elif isinstance(module, (*_CONV, nn.Linear)):
@@ -318,6 +292,22 @@ def _to_channel_group(
         inputs = [n for n in consumer.inputs if n in nodes and (n.inputs or _is_module(n))]
         if not inputs or not all(_stays_zero(n, zeroing, nodes, memo) for n in inputs):
             return None  # some layer reads these channels without a zeroed BN in between
+    return _group(
+        names[root_module],
+        size,
+        {name: rows for name, rows in bn_rows.items()},
+        [(name, dim, row) for (name, dim), rows in member_rows.items() for row in rows],
+        modules,
+    )
+
+
+def _group(
+    root: str,
+    size: int,
+    bn_rows: dict[str, list[list[int]]],
+    members: list[tuple[str, str, list[int]]],
+    modules: dict[str, nn.Module],
+) -> ChannelGroup:
     bn_names = [name for name, rows in bn_rows.items() for _ in rows]
     bn_channels = [row for rows in bn_rows.values() for row in rows]
     scales = torch.zeros(len(bn_names), size)
@@ -329,18 +319,22 @@ def _to_channel_group(
         scales[b, held] = bn.weight.detach()[row[held]].abs().float().cpu()
         betas[b, held] = bn.bias.detach()[row[held]].float().cpu()
     return ChannelGroup(
-        root=names[root_module],
+        root=root,
         bn_names=bn_names,
         size=size,
         bn_channels=bn_channels,
         scales=scales,
         betas=betas,
-        members=[(name, dim, row) for (name, dim), rows in member_rows.items() for row in rows],
+        members=members,
     )
 
 
 def channel_groups(
-    model: nn.Module, example_input: torch.Tensor, ignored: Sequence[nn.Module] = ()
+    model: nn.Module,
+    example_input: torch.Tensor,
+    ignored: Sequence[nn.Module] = (),
+    *,
+    selection: bool = False,
 ) -> list[ChannelGroup]:
     """The BN-prunable coupled channel groups of ``model``, via torch-pruning's dependency graph.
 
@@ -355,6 +349,11 @@ def channel_groups(
         model: A CNN with BatchNorm (not modified; its train/eval flags are kept).
         example_input: A batch the model accepts, used for tracing.
         ignored: Modules whose out-channels must never be pruned.
+        selection: Also return Network Slimming's channel-selection groups
+            (:mod:`slimkit.surgery.selection`): every affine BN that reads a tensor other layers
+            read too is pruned for its own readers, rooted at the BN. Models that hold a
+            :class:`~slimkit.surgery.selection.ChannelSelect` (from an earlier selection prune)
+            get its groups either way.
 
     Returns:
         The groups, ordered by their root's position in ``model.named_modules()``.
@@ -370,16 +369,49 @@ def channel_groups(
         [('conv1', 4), ('layer1.0.conv1', 4)]
     """
     graph, names, tp_groups = out_channel_groups(model, example_input, ignored)
-    result = []
     modules = dict(model.named_modules())
-    for group in tp_groups:
-        converted = _to_channel_group(group, graph, names, modules)
-        if converted is not None:
-            result.append(converted)
+    also: frozenset[str] = frozenset()
+    while True:
+        roots = selection_roots(graph, names, selection, also)
+        selected = {bn_name for bn_name, _, _ in roots.values()}
+        result = [
+            _group(
+                root,
+                size,
+                {bn: [list(range(size))]},
+                [(r, "in", list(range(size))) for r in readers],
+                modules,
+            )
+            for root, (bn, size, readers) in roots.items()
+        ]
+        for group in tp_groups:
+            converted = _to_channel_group(group, graph, names, modules, selected)
+            if converted is not None:
+                result.append(converted)
+        if not selection:
+            break
+        # A BN that the coupled groups cover only in part (e.g. the final BN of a DenseNet,
+        # whose producers other selected BNs read) is pruned by selection too.
+        partial = frozenset(_partly_covered(result, modules) - selected)
+        if not partial - also:
+            break
+        also = also | partial
     order = {name: i for i, name in enumerate(modules)}
     result.sort(key=lambda g: order[g.root])
     _CACHE[model] = (_fingerprint(model), result)
     return result
+
+
+def _partly_covered(groups: Sequence[ChannelGroup], modules: dict[str, nn.Module]) -> set[str]:
+    held: dict[str, set[int]] = {}
+    for group in groups:
+        for name, row in zip(group.bn_names, group.bn_channels, strict=True):
+            held.setdefault(name, set()).update(i for i in row if i >= 0)
+    return {
+        name
+        for name, module in modules.items()
+        if _zeroing_bn(module) and len(held.get(name, ())) < int(module.num_features)
+    }
 
 
 def channels_per_layer(model: nn.Module) -> dict[str, int]:

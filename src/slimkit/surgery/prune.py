@@ -9,9 +9,11 @@ from typing import Any
 import torch
 import torch_pruning as tp
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from slimkit.surgery.graph import build_graph, torch_pruning_errors
+from slimkit.surgery.graph import build_graph, module_names, torch_pruning_errors
 from slimkit.surgery.groups import ChannelGroup, cached_groups, channel_groups
+from slimkit.surgery.selection import ChannelSelect, prune_selected, selection_roots
 from slimkit.surgery.widths import refresh_widths
 
 __all__ = ["mask_channels", "prune_channels"]
@@ -158,7 +160,16 @@ def prune_channels(
     modules = dict(model.named_modules())
     plans: list[tuple[nn.Module, list[int], tp.Group]] = []
     names = {m: n for n, m in modules.items()}
-    for root in sorted(removal):
+    bn_roots = frozenset(
+        root for root in removal if isinstance(modules.get(root), (_BatchNorm, ChannelSelect))
+    )
+    roots = selection_roots(graph, module_names(model), selection=True, also=bn_roots)
+    selected = {
+        root: _check_indices(root, idxs, roots[root][1])
+        for root, idxs in removal.items()
+        if root in roots
+    }
+    for root in sorted(set(removal) - set(selected)):
         module = modules.get(root)
         pruner = None if module is None else graph.get_pruner_of_module(module)
         if module is None or module not in graph.module2node or pruner is None:
@@ -166,7 +177,8 @@ def prune_channels(
                 n for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.Linear))
             ]
             raise ValueError(
-                f"removal root {root!r} is not a conv/linear layer; {_nearest(root, convs)}"
+                f"removal root {root!r} is not a conv/linear layer or a selection BN; "
+                f"{_nearest(root, convs)}"
             )
         size = pruner.get_out_channels(module)
         clean = _check_indices(root, removal[root], size)
@@ -204,5 +216,8 @@ def prune_channels(
                 pruner = graph.get_pruner_of_module(module)
                 group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
             group.prune()
+    if selected:
+        # Selection roots (BNs read only through channel-wise ops) are not in any pruned group.
+        prune_selected(model, {r: i for r, i in selected.items() if i}, roots)
     refresh_widths(model, example_input)
     return model
