@@ -23,3 +23,28 @@ def run_cli(
         env=env,
         timeout=timeout,
     )
+
+
+def tiny_budget_overrides(
+    recipe: dict, epochs: int | None, train_k: int | None, test_k: int | None, data_root: Path
+) -> list[str]:
+    """``slimkit run`` overrides that run a shipped recipe at a tiny budget: ``epochs`` per train
+    stage (evaluated at the end), ``train_k``/``test_k`` images per class, CIFAR from
+    ``data_root`` (CIFAR-100 recipes run on CIFAR-10: it is not in the shared data yet), and one
+    latency repeat at batch 1."""
+    items = []
+    if recipe["data"]["name"] != "digits":
+        items += ["data.name=cifar10", f"data.root={data_root}"]
+        items += ["data.batch_size=50", "data.eval_batch_size=100"]
+    if train_k:
+        items += [f"data.subset_per_class={train_k}", f"data.test_subset_per_class={test_k}"]
+    for i, stage in enumerate(recipe["stages"]):
+        if stage["kind"] == "train" and epochs:
+            items += [f"stages.{i}.epochs={epochs}", f"stages.{i}.eval_every={epochs}"]
+        if stage["kind"] == "measure":
+            items += [
+                f"stages.{i}.repeats=1",
+                f"stages.{i}.warmup=0",
+                f"stages.{i}.batch_sizes=[1]",
+            ]
+    return items

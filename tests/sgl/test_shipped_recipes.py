@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_cli, tiny_budget_overrides
 
 SGL_RECIPES = sorted(
     p.name
@@ -37,23 +37,7 @@ def test_every_sgl_recipe_has_a_budget() -> None:
 
 def _overrides(name: str, recipe: dict, tmp: Path) -> list[str]:
     epochs, train_k, test_k = BUDGET[name]
-    items = []
-    if recipe["data"]["name"] != "digits":
-        # CIFAR-100 is not in the shared data yet: its recipe runs on CIFAR-10 here.
-        items += ["data.name=cifar10", f"data.root={tmp}"]
-        items += ["data.batch_size=50", "data.eval_batch_size=100"]
-    if train_k:
-        items += [f"data.subset_per_class={train_k}", f"data.test_subset_per_class={test_k}"]
-    for i, stage in enumerate(recipe["stages"]):
-        if stage["kind"] == "train" and epochs:
-            items += [f"stages.{i}.epochs={epochs}", f"stages.{i}.eval_every={epochs}"]
-        if stage["kind"] == "measure":
-            items += [
-                f"stages.{i}.repeats=1",
-                f"stages.{i}.warmup=0",
-                f"stages.{i}.batch_sizes=[1]",
-            ]
-    return items
+    return tiny_budget_overrides(recipe, epochs, train_k, test_k, tmp)
 
 
 @pytest.mark.parametrize(

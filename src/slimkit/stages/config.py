@@ -128,6 +128,11 @@ class PruneStageConfig(StageConfig):
         le=1,
         description="rule target: this stage's cumulative share of the dense value",
     )
+    channel_selection: bool = Field(
+        False,
+        description="also prune each BN that reads a shared tensor for its own readers "
+        "(Network Slimming's channel selection, pre-activation networks)",
+    )
     min_channels: int = Field(1, ge=1)
     min_fraction: float = Field(0.0, ge=0, lt=1)
     round_to: int = Field(1, ge=1)

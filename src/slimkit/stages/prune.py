@@ -10,6 +10,7 @@ Recipe form::
       min_channels: 1        # per-layer guard (never empty a layer)
       min_fraction: 0.0      # per-layer guard as a fraction of the layer's channels
       round_to: 1            # keep a multiple of this many channels per group (16 for AVX-512)
+      channel_selection: false  # pre-activation nets: prune a BN read by others for its readers
 
 ``zeros`` removes exactly the channels whose scale is zero in every coupled BN (what proximal
 slimming produces; no threshold). ``round_to`` makes every group keep a multiple of that many
@@ -93,7 +94,7 @@ def _select_bn_channels(
     """Rules ``zeros``, ``threshold``, ``macs``, ``target`` (with ``budget``): BN-scaled channels
     (network slimming family)."""
     before = channels_per_layer(module)
-    groups = channel_groups(module, example)
+    groups = channel_groups(module, example, selection=cfg.channel_selection)
     if budget is not None:
         removal = select_budget(
             groups,
