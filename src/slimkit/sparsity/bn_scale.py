@@ -104,6 +104,28 @@ class BNScaleSparsity(TrainingTerm):
         self.sizes = [m.weight.numel() for m in self.modules]
         self.xi: torch.Tensor | None = None
         self.history: list[dict[str, Any]] = []
+        # grouping coupled/block: positions of each penalty group, one (groups, n) tensor per n
+        # (set by the recipe factory, which knows the input size; see set_units)
+        self.units: list[torch.Tensor] | None = None
+
+    def set_units(self, model: nn.Module, input_size: tuple[int, int, int]) -> None:
+        """Build the penalty groups of ``grouping: coupled | block`` by tracing ``model``."""
+        from slimkit.sparsity.coupled import coupled_units
+
+        if self.cfg.grouping != "channel":
+            self.units = coupled_units(
+                model, input_size, self.names, self.cfg.grouping, self.cfg.block
+            )
+
+    def _by_group(self, fn: Any, vector: torch.Tensor) -> torch.Tensor:
+        """``fn`` (a group penalty's prox or subgradient) applied to each group's scales."""
+        if self.units is None:
+            return fn(vector)
+        out = torch.empty_like(vector)
+        for index in self.units:
+            index = index.to(vector.device)
+            out[index] = fn(vector[index])
+        return out
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -166,7 +188,9 @@ class BNScaleSparsity(TrainingTerm):
         if self.cfg.method != "subgradient" or self.cfg.lam == 0:
             return
         weights = self._weights(model)
-        sub = self.weight * self.penalty.subgradient(self._gamma(model), eps=self.cfg.eps)
+        sub = self.weight * self._by_group(
+            lambda v: self.penalty.subgradient(v, eps=self.cfg.eps), self._gamma(model)
+        )
         grads, parts = [], []
         for w, part in zip(weights, torch.split(sub, self.sizes), strict=True):
             if w.grad is None:
@@ -187,7 +211,10 @@ class BNScaleSparsity(TrainingTerm):
         self.xi = self.xi.to(current.device)
         gamma = (alpha * current + beta * self.xi) / (alpha + beta)  # step 3
         shrink = self.weight / (alpha + beta)
-        self.xi = self.penalty.prox((alpha * self.xi + beta * gamma) / (alpha + beta), shrink)
+        self.xi = self._by_group(
+            lambda v: self.penalty.prox(v, shrink),
+            (alpha * self.xi + beta * gamma) / (alpha + beta),
+        )
         self._assign(model, gamma)
         if self.controller is not None:
             self.weight = self.controller.update(self.xi, grad, lr, beta)
@@ -255,6 +282,10 @@ def build_bn_sparsity(
 ) -> BNScaleSparsity:
     """Recipe factory of the ``bn_sparsity`` term (``lam: auto`` reads the run's target plan)."""
     term = BNScaleSparsity(cfg, model)
+    if cfg.grouping != "channel":
+        if ctx is None:
+            raise ValueError(f"grouping: {cfg.grouping!r} needs the run's input size")
+        term.set_units(model, ctx.input_size)
     if cfg.lam == "auto":
         plan = getattr(ctx, "target_plan", None)
         share = plan.next_prune(ctx.stage_index) if plan is not None and ctx is not None else None

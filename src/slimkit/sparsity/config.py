@@ -49,6 +49,9 @@ class LamControllerConfig(Config):
     lam_max: float = Field(10.0, gt=0)
 
 
+GROUP_PENALTIES = ("group_l21", "l1_l21", "l0_l21")
+
+
 class BNSparsityConfig(TermConfig):
     """Recipe settings of the ``bn_sparsity`` training term."""
 
@@ -71,6 +74,27 @@ class BNSparsityConfig(TermConfig):
     final_assign: Literal["xi", "zeros"] = "xi"
     eps: float = Field(1e-8, gt=0, description="ℓp subgradient guard at γ = 0")
     seed: int = 0
+    grouping: Literal["channel", "coupled", "block"] = Field(
+        "channel",
+        description="channel: each scale alone (the papers); coupled: the scales of one coupled "
+        "channel in every BN form a group; block: `block` channels of a coupled group together",
+    )
+    block: int = Field(8, ge=1, description="channels per group with grouping: block")
+
+    @model_validator(mode="after")
+    def _grouping_needs_group_penalty(self) -> BNSparsityConfig:
+        if self.grouping != "channel":
+            if self.penalty not in GROUP_PENALTIES:
+                raise ValueError(
+                    f"grouping: {self.grouping!r} needs a group penalty "
+                    f"({', '.join(GROUP_PENALTIES)}); got penalty {self.penalty!r}"
+                )
+            if self.lam == "auto":
+                raise ValueError(
+                    f"lam: 'auto' predicts elementwise shrinkage; use grouping: channel, not "
+                    f"{self.grouping!r}"
+                )
+        return self
 
     def optimizer_problem(self, optimizer: str) -> str | None:
         if self.method == "proximal" and optimizer != "sgd":
@@ -106,7 +130,7 @@ class BNSparsityConfig(TermConfig):
         check_penalty(
             self.penalty,
             self.penalty_kwargs,
-            elementwise=True,
+            elementwise=self.grouping == "channel",
             subgradient=self.method == "subgradient",
         )
         return self
