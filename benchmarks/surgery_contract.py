@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import signal
 from typing import Any
 
 import torch
 import torchvision
-from harness import Results
+from harness import RESULTS, Results
 
-from slimkit.surgery.contract import EXACT, ONNX_PARITY, check_surgery
+from slimkit.surgery.contract import EXACT, ONNX_PARITY, SurgeryCheck, check_surgery
 
 TIMM_FAMILIES = [
     "timm:resnet18",
@@ -88,16 +90,40 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _timeout(signum: int, frame: Any) -> None:
+    raise TimeoutError
+
+
+def _previous(name: str) -> list[dict[str, Any]]:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text())["rows"] if path.is_file() else []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="surgery_contract")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds per model")
+    parser.add_argument("--resume", action="store_true", help="keep the rows already written")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = Results(args.name, {"threads": args.threads, "zero_fraction": 0.3}, render)
+    done = {r["model"] for r in _previous(args.name)} if args.resume else set()
+    if args.resume:
+        results.data["rows"] = _previous(args.name)
     for name in args.models or all_models():
-        row = check_surgery(name).as_dict()
+        if name in done:
+            continue
+        signal.signal(signal.SIGALRM, _timeout)
+        signal.alarm(args.timeout)
+        try:
+            row = check_surgery(name).as_dict()
+        except TimeoutError:
+            row = SurgeryCheck(model=name, outcome="timeout", seconds=args.timeout).as_dict()
+            row["reason"] = f"no result within {args.timeout} s (torch-pruning's graph analysis)"
+        finally:
+            signal.alarm(0)
         print(f"{name}: {row['outcome']} {row['seconds']}s {row['reason'][:150]}", flush=True)
         results.add(row)
         gc.collect()
