@@ -21,34 +21,15 @@ import signal
 from typing import Any
 
 import torch
-import torchvision
 from harness import RESULTS, Results
 
-from slimkit.surgery.contract import EXACT, ONNX_PARITY, SurgeryCheck, check_surgery
-
-TIMM_FAMILIES = [
-    "timm:resnet18",
-    "timm:efficientnet_b0",
-    "timm:mobilenetv3_small_100",
-    "timm:mobilenetv2_100",
-    "timm:ghostnet_100",
-    "timm:regnetx_002",
-    "timm:densenet121",
-    "timm:dla34",
-    "timm:rexnet_100",
-    "timm:mixnet_s",
-    "timm:lcnet_050",
-    "timm:cspresnet50",
-    "timm:repvgg_a0",
-    "timm:hrnet_w18_small",
-    "timm:convnext_atto",
-]
-
-
-def all_models() -> list[str]:
-    """Every torchvision classification model, then the timm families."""
-    names = torchvision.models.list_models(module=torchvision.models)
-    return [f"tv:{n}" for n in sorted(names)] + TIMM_FAMILIES
+from slimkit.surgery.contract import (
+    EXACT,
+    ONNX_PARITY,
+    SurgeryCheck,
+    check_surgery,
+    contract_models,
+)
 
 
 def _fmt(value: Any) -> str:
@@ -109,10 +90,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = Results(args.name, {"threads": args.threads, "zero_fraction": 0.3}, render)
-    done = {r["model"] for r in _previous(args.name)} if args.resume else set()
-    if args.resume:
-        results.data["rows"] = _previous(args.name)
-    for name in args.models or all_models():
+    names = args.models or contract_models()
+    kept = [r for r in _previous(args.name) if r["model"] not in (args.models or [])]
+    done = {r["model"] for r in kept} if args.resume else set()
+    if args.resume:  # keep the rows already written; --models given: check those again
+        results.data["rows"] = kept
+    for name in names:
         if name in done:
             continue
         signal.signal(signal.SIGALRM, _timeout)
@@ -126,6 +109,10 @@ def main() -> None:
             signal.alarm(0)
         print(f"{name}: {row['outcome']} {row['seconds']}s {row['reason'][:150]}", flush=True)
         results.add(row)
+        if args.resume:  # rows in the model list's order
+            order = {n: i for i, n in enumerate(contract_models())}
+            results.rows.sort(key=lambda r: order.get(r["model"], len(order)))
+            results.save()
         gc.collect()
 
 

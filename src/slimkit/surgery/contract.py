@@ -37,7 +37,14 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from slimkit.errors import first_line
 
-__all__ = ["EXACT", "SurgeryCheck", "check_surgery", "randomize_batchnorms"]
+__all__ = [
+    "EXACT",
+    "TIMM_FAMILIES",
+    "SurgeryCheck",
+    "check_surgery",
+    "contract_models",
+    "randomize_batchnorms",
+]
 
 EXACT = 1e-5  # relative output change of an exact removal (float32 rounding)
 ONNX_PARITY = 1e-4  # relative ONNX Runtime vs torch difference
@@ -110,6 +117,33 @@ def randomize_batchnorms(model: nn.Module, zero_fraction: float, seed: int) -> i
             module.bias[zero] = 0.0
             zeroed += int(zero.sum())
     return zeroed
+
+
+TIMM_FAMILIES = [
+    "timm:resnet18",
+    "timm:efficientnet_b0",
+    "timm:mobilenetv3_small_100",
+    "timm:mobilenetv2_100",
+    "timm:ghostnet_100",
+    "timm:regnetx_002",
+    "timm:densenet121",
+    "timm:dla34",
+    "timm:rexnet_100",
+    "timm:mixnet_s",
+    "timm:lcnet_050",
+    "timm:cspresnet50",
+    "timm:repvgg_a0",
+    "timm:hrnet_w18_small",
+    "timm:convnext_atto",
+]
+
+
+def contract_models() -> list[str]:
+    """Every torchvision classification model (``tv:``), then :data:`TIMM_FAMILIES`."""
+    import torchvision
+
+    names = torchvision.models.list_models(module=torchvision.models)
+    return [f"tv:{n}" for n in sorted(names)] + TIMM_FAMILIES
 
 
 def _relative(out: torch.Tensor, ref: torch.Tensor) -> float:

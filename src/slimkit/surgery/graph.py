@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -154,7 +155,7 @@ def torch_pruning_errors(what: str) -> Iterator[None]:
     """
     try:
         yield
-    except SurgeryError:
+    except (SurgeryError, TimeoutError):
         raise
     except Exception as exc:  # noqa: BLE001  (any library failure becomes one line)
         raise SurgeryError(
@@ -168,6 +169,9 @@ class SurgeryError(ValueError):
 
 
 _ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+# Wall-clock budget of the group search: torch-pruning's index mappings grow with the tensor
+# sizes of attention blocks (MaxViT), where one model can take many minutes.
+GROUPING_SECONDS = 120.0
 
 
 def out_channel_groups(
@@ -181,6 +185,15 @@ def out_channel_groups(
     classifier = classifier_of(model)
     if classifier is not None:
         skip.append(classifier)
+    deadline = time.monotonic() + GROUPING_SECONDS
+    groups = []
     with torch_pruning_errors(f"grouping the channels of {type(model).__name__}"):
-        groups = list(graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS))
+        for group in graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS):
+            groups.append(group)
+            if time.monotonic() > deadline:
+                raise SurgeryError(
+                    f"torch-pruning's dependency analysis of {type(model).__name__} took over "
+                    f"{GROUPING_SECONDS:.0f} s ({len(groups)} groups so far); channel surgery "
+                    "gives up on this model (slimkit.surgery.graph.GROUPING_SECONDS)"
+                )
     return graph, module_names(model), groups
