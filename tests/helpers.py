@@ -48,3 +48,30 @@ def tiny_budget_overrides(
                 f"stages.{i}.batch_sizes=[1]",
             ]
     return items
+
+
+def run_recipe_tiny(
+    name: str,
+    out: Path,
+    budget: tuple[int | None, int | None, int | None],
+    data_root: Path,
+    timeout: float = 1500,
+) -> dict:
+    """Run the shipped recipe ``recipes/NAME`` through the CLI at ``budget`` (epochs, train and
+    test images per class; see :func:`tiny_budget_overrides`) into ``out``; return its report."""
+    import json
+
+    import yaml
+
+    recipe = yaml.safe_load((REPO / "recipes" / name).read_text())
+    proc = run_cli(
+        "run",
+        str(REPO / "recipes" / name),
+        *tiny_budget_overrides(recipe, *budget, data_root),
+        "--out",
+        str(out),
+        "-q",
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((out / "report.json").read_text())

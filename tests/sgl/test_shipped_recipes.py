@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO, run_cli, tiny_budget_overrides
+from tests.helpers import REPO, run_recipe_tiny
 
 SGL_RECIPES = sorted(
     p.name
@@ -35,33 +35,17 @@ def test_every_sgl_recipe_has_a_budget() -> None:
     assert set(SGL_RECIPES) == set(BUDGET), "give a new sgl recipe a tiny budget here"
 
 
-def _overrides(name: str, recipe: dict, tmp: Path) -> list[str]:
-    epochs, train_k, test_k = BUDGET[name]
-    return tiny_budget_overrides(recipe, epochs, train_k, test_k, tmp)
-
-
 @pytest.mark.parametrize(
     "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in SGL_RECIPES]
 )
 def test_sgl_recipe_keeps_accuracy_through_assign_and_prune(
     name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    recipe = yaml.safe_load((REPO / "recipes" / name).read_text())
     data_root = tmp_path
-    if recipe["data"]["name"] != "digits":
+    if yaml.safe_load((REPO / "recipes" / name).read_text())["data"]["name"] != "digits":
         data_root = Path(request.getfixturevalue("cifar10_root"))
     out = tmp_path / "run"
-    proc = run_cli(
-        "run",
-        str(REPO / "recipes" / name),
-        *_overrides(name, recipe, data_root),
-        "--out",
-        str(out),
-        "-q",
-        timeout=1500,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((out / "report.json").read_text())
+    report = run_recipe_tiny(name, out, BUDGET[name], data_root)
     train = next(s for s in report["stages"] if s["kind"] == "train")
     prune = next(s for s in report["stages"] if s["kind"] == "prune")
     events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

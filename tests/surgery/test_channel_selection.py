@@ -4,12 +4,10 @@ prunable, removal of zero-scale channels is exact, exports to ONNX and replays f
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from slimkit.artifacts import SlimModel, load_artifact, save_artifact
@@ -18,7 +16,7 @@ from slimkit.models import build_model
 from slimkit.surgery import channel_groups, mask_channels, prune_channels, select_channels
 from slimkit.surgery.contract import randomize_batchnorms
 from slimkit.surgery.selection import ChannelSelect
-from tests.helpers import REPO, run_cli, tiny_budget_overrides
+from tests.helpers import REPO, run_recipe_tiny
 
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
@@ -103,18 +101,7 @@ PAPER_RECIPES = sorted(
 @pytest.mark.slow
 @pytest.mark.parametrize("name", PAPER_RECIPES)
 def test_paper_recipes_prune_every_bn_channel(name: str, tmp_path, cifar10_root: str) -> None:
-    recipe = yaml.safe_load((REPO / "recipes" / name).read_text())
-    out = tmp_path / "run"
-    proc = run_cli(
-        "run",
-        str(REPO / "recipes" / name),
-        *tiny_budget_overrides(recipe, 1, 10, 10, Path(cifar10_root)),
-        "--out",
-        str(out),
-        "-q",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((out / "report.json").read_text())
+    report = run_recipe_tiny(name, tmp_path / "run", (1, 10, 10), Path(cifar10_root))
     prune = next(s for s in report["stages"] if s["kind"] == "prune")
     total = 12112 if "resnet164" in name else 9048  # every BN channel of the model
     assert prune["channels_before"] == total
