@@ -210,3 +210,37 @@ class _ViewHead(nn.Module):
 def test_view_head_is_refused_channels_last() -> None:
     assert "channels_last" in channels_last_failure(_ViewHead(), (3, 8, 8))
     assert channels_last_failure(build_model("resnet8_tiny"), (3, 32, 32)) is None
+
+
+def test_a_view_model_trains_and_prunes_in_a_channels_last_run(tmp_path) -> None:
+    from slimkit.models.registry import _REGISTRY, register_model
+    from slimkit.pipeline import run_recipe
+    from slimkit.recipes import recipe_from_dict
+
+    class ViewNet(nn.Module):
+        def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(in_channels, 8, 3, padding=1, bias=False)
+            self.bn = nn.BatchNorm2d(8)
+            self.pool = nn.AdaptiveAvgPool2d(4)
+            self.fc = nn.Linear(8 * 4 * 4, num_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.pool(torch.relu(self.bn(self.conv(x))))
+            return self.fc(x.view(x.size(0), -1))  # fails on a channels_last tensor
+
+    register_model("_test_view_net")(lambda **kw: ViewNet(**kw))
+    try:
+        recipe = recipe_from_dict(
+            {
+                "model": {"name": "_test_view_net"},
+                "data": {"name": "digits", "subset_per_class": 20, "batch_size": 32},
+                "runtime": {"channels_last": True, "quiet": True},
+                "stages": [{"kind": "train", "epochs": 1}, {"kind": "prune", "rule": "zeros"}],
+            }
+        )
+        report = run_recipe(recipe, tmp_path / "run")
+    finally:
+        del _REGISTRY["_test_view_net"]
+    assert report["stages"][0]["kind"] == "train"
+    assert (tmp_path / "run" / "model.slim.pt").is_file()
