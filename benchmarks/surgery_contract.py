@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import signal
 from typing import Any
 
 import torch
@@ -26,7 +25,6 @@ from harness import RESULTS, Results
 from slimkit.surgery.contract import (
     EXACT,
     ONNX_PARITY,
-    SurgeryCheck,
     check_surgery,
     contract_models,
 )
@@ -71,10 +69,6 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _timeout(signum: int, frame: Any) -> None:
-    raise TimeoutError
-
-
 def _previous(name: str) -> list[dict[str, Any]]:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text())["rows"] if path.is_file() else []
@@ -85,7 +79,6 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="surgery_contract")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds per model")
     parser.add_argument("--resume", action="store_true", help="keep the rows already written")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,15 +91,7 @@ def main() -> None:
     for name in names:
         if name in done:
             continue
-        signal.signal(signal.SIGALRM, _timeout)
-        signal.alarm(args.timeout)
-        try:
-            row = check_surgery(name).as_dict()
-        except TimeoutError:
-            row = SurgeryCheck(model=name, outcome="timeout", seconds=args.timeout).as_dict()
-            row["reason"] = f"no result within {args.timeout} s (torch-pruning's graph analysis)"
-        finally:
-            signal.alarm(0)
+        row = check_surgery(name).as_dict()
         print(f"{name}: {row['outcome']} {row['seconds']}s {row['reason'][:150]}", flush=True)
         results.add(row)
         if args.resume:  # rows in the model list's order

@@ -1,9 +1,10 @@
-"""The surgery contract on every torchvision classification model and 15 timm CNN families:
-removal of zero-scale channels is exact (<= 1e-5 relative to the masked model, ONNX parity,
-artifact reload), or surgery refuses in one line. Never a silent change.
+"""The surgery contract on the torchvision classification models up to 50 M parameters and 15
+timm CNN families: removal of zero-scale channels is exact (<= 1e-5 relative to the masked model,
+ONNX parity, artifact reload), or surgery refuses in one line. Never a silent change.
 
-``benchmarks/surgery_contract.py`` runs the same check and writes the per-model table that the
-README cites; this test asserts it (slow: about N minutes on 2 cores, see MODELS below).
+``benchmarks/surgery_contract.py`` runs the same check on every torchvision classification model
+(the 32 larger ones too: VGG, ViT-L/H, RegNetY-128GF... need up to 20 GB and half an hour, too
+much for CI) and writes the per-model table that the README cites.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from slimkit.surgery.contract import check_surgery, contract_models
 
-MODELS = contract_models()
+MODELS = contract_models(max_params=50e6)
 
 
 @pytest.mark.slow

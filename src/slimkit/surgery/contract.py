@@ -138,12 +138,20 @@ TIMM_FAMILIES = [
 ]
 
 
-def contract_models() -> list[str]:
-    """Every torchvision classification model (``tv:``), then :data:`TIMM_FAMILIES`."""
-    import torchvision
+def contract_models(max_params: float | None = None) -> list[str]:
+    """Every torchvision classification model (``tv:``), then :data:`TIMM_FAMILIES`.
 
-    names = torchvision.models.list_models(module=torchvision.models)
-    return [f"tv:{n}" for n in sorted(names)] + TIMM_FAMILIES
+    Args:
+        max_params: Only torchvision models with at most this many parameters (at 1000
+            classes, from torchvision's weight metadata), e.g. to bound a test's memory.
+    """
+    import torchvision
+    from torchvision.models import get_model_weights
+
+    names = sorted(torchvision.models.list_models(module=torchvision.models))
+    if max_params is not None:
+        names = [n for n in names if get_model_weights(n).DEFAULT.meta["num_params"] <= max_params]
+    return [f"tv:{n}" for n in names] + TIMM_FAMILIES
 
 
 def _relative(out: torch.Tensor, ref: torch.Tensor) -> float:

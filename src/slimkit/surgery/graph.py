@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -133,13 +134,57 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
             "e.g. torch.randn(2, 3, 32, 32)"
         )
     device = next((p.device for p in model.parameters()), example_input.device)
-    with _traced_state(model), torch_pruning_errors(f"tracing {type(model).__name__}"):
+    with (
+        _traced_state(model),
+        torch_pruning_errors(f"tracing {type(model).__name__}"),
+        time_budget(GROUPING_SECONDS, f"torch-pruning's tracing of {type(model).__name__}"),
+    ):
         return tp.DependencyGraph().build_dependency(
             model,
             example_inputs=example_input.to(device).contiguous(),
             customized_pruners=dict(CUSTOM_PRUNERS),
             verbose=False,
         )
+
+
+@contextmanager
+def time_budget(seconds: float, what: str) -> Iterator[None]:
+    """Raise a one-line :class:`SurgeryError` when the block runs longer than ``seconds``
+    (wall clock, via ``SIGALRM``; only in the main thread of the main interpreter, elsewhere the
+    block runs unbounded).
+
+    Example:
+        >>> import time
+        >>> with time_budget(0.05, "a slow step"):
+        ...     time.sleep(1)
+        Traceback (most recent call last):
+        slimkit.surgery.graph.SurgeryError: a slow step took over 0.05 s; channel surgery gives up on this model (slimkit.surgery.graph.GROUPING_SECONDS)
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _BudgetExpired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _BudgetExpired:
+        raise SurgeryError(
+            f"{what} took over {seconds:g} s; channel surgery gives up on this model "
+            "(slimkit.surgery.graph.GROUPING_SECONDS)"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _BudgetExpired(BaseException):
+    """Raised by the alarm; a BaseException so that no library ``except Exception`` eats it."""
 
 
 @contextmanager
@@ -169,9 +214,10 @@ class SurgeryError(ValueError):
 
 
 _ROOTS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
-# Wall-clock budget of the group search: torch-pruning's index mappings grow with the tensor
-# sizes of attention blocks (MaxViT), where one model can take many minutes.
-GROUPING_SECONDS = 120.0
+# Wall-clock budget of tracing and of the group search: torch-pruning's index mappings grow with
+# the tensor sizes of attention blocks (MaxViT, Swin), where one model takes many minutes and
+# tens of GB.
+GROUPING_SECONDS = 60.0
 
 
 def out_channel_groups(
@@ -185,15 +231,10 @@ def out_channel_groups(
     classifier = classifier_of(model)
     if classifier is not None:
         skip.append(classifier)
-    deadline = time.monotonic() + GROUPING_SECONDS
-    groups = []
-    with torch_pruning_errors(f"grouping the channels of {type(model).__name__}"):
-        for group in graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS):
-            groups.append(group)
-            if time.monotonic() > deadline:
-                raise SurgeryError(
-                    f"torch-pruning's dependency analysis of {type(model).__name__} took over "
-                    f"{GROUPING_SECONDS:.0f} s ({len(groups)} groups so far); channel surgery "
-                    "gives up on this model (slimkit.surgery.graph.GROUPING_SECONDS)"
-                )
+    name = type(model).__name__
+    with (
+        torch_pruning_errors(f"grouping the channels of {name}"),
+        time_budget(GROUPING_SECONDS, f"torch-pruning's dependency analysis of {name}"),
+    ):
+        groups = list(graph.get_all_groups(ignored_layers=skip, root_module_types=_ROOTS))
     return graph, module_names(model), groups

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from slimkit.surgery.graph import out_channel_groups
-from slimkit.surgery.selection import selection_roots
+from slimkit.surgery.selection import ChannelSelect, selection_roots
 from slimkit.surgery.zero_ops import ZERO_UNARY as _ZERO_UNARY
 from slimkit.surgery.zero_ops import keeps_channels as _keeps_channels
 
@@ -368,8 +368,11 @@ def channel_groups(
         >>> [(g.root, g.size) for g in groups][:2]
         [('conv1', 4), ('layer1.0.conv1', 4)]
     """
-    graph, names, tp_groups = out_channel_groups(model, example_input, ignored)
     modules = dict(model.named_modules())
+    if not any(_zeroing_bn(m) or isinstance(m, ChannelSelect) for m in modules.values()):
+        _CACHE[model] = (_fingerprint(model), [])
+        return []  # no BN can switch a channel off: nothing to trace (ViT, Swin, ConvNeXt...)
+    graph, names, tp_groups = out_channel_groups(model, example_input, ignored)
     also: frozenset[str] = frozenset()
     while True:
         roots = selection_roots(graph, names, selection, also)
