@@ -258,6 +258,10 @@ def _to_channel_group(
     if untied is None:
         return None  # tied channels with no layer that holds each one once
     items = list(untied.items)
+    if any(isinstance(item.dep.target.module, tp.ops._SplitOp) for item in items):
+        # torch.split / chunk with sizes fixed in the module (MixNet's mixed convs, CSP blocks):
+        # removing channels would not update them, so the narrowed model would not run.
+        return None
     root_module = items[0].dep.target.module
     size = len(items[0].idxs)
     nodes = {item.dep.target for item in items}
