@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, PositiveInt, SerializeAsAny, model_validator
 
@@ -167,6 +167,18 @@ class FactorizeStageConfig(StageConfig):
     layers: list[str] | None = None
     include_linear: bool = False
     include_strided: bool = True
+
+    def plan_options(self) -> dict[str, Any]:
+        """The ``plan_factorization`` arguments that this stage fixes whatever the rule."""
+        return {
+            "scheme": self.scheme,
+            "layers": self.layers,
+            "include_linear": self.include_linear,
+            "include_strided": self.include_strided,
+            "rank_multiple": self.rank_multiple,
+            "max_cost_ratio": self.max_cost_ratio,
+            "min_rank": self.min_rank,
+        }
 
     @model_validator(mode="after")
     def _rule_needs(self) -> FactorizeStageConfig:

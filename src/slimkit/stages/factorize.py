@@ -58,17 +58,11 @@ def run_factorize(ctx: Any, cfg: FactorizeStageConfig) -> dict[str, Any]:
     plan = plan_factorization(
         module,
         input_size,
-        scheme=cfg.scheme,
         rule="energy" if cfg.rule == "target" else cfg.rule,
         budget=budget,
         threshold=threshold,
         macs_target=cfg.macs_target,
-        layers=cfg.layers,
-        include_linear=cfg.include_linear,
-        include_strided=cfg.include_strided,
-        rank_multiple=cfg.rank_multiple,
-        max_cost_ratio=cfg.max_cost_ratio,
-        min_rank=cfg.min_rank,
+        **cfg.plan_options(),
     )
     names = [p.name for p in plan.layers]
     params_before, macs_before = count_params(module), count_macs(module, input_size)

@@ -205,17 +205,7 @@ def _smallest_model(recipe: Any, module: nn.Module, input_size, shares: list[Sta
             )
         else:
             plan = plan_factorization(
-                work,
-                input_size,
-                scheme=cfg.scheme,
-                rule="energy",
-                threshold=1e-9,
-                layers=cfg.layers,
-                include_linear=cfg.include_linear,
-                include_strided=cfg.include_strided,
-                rank_multiple=cfg.rank_multiple,
-                max_cost_ratio=cfg.max_cost_ratio,
-                min_rank=cfg.min_rank,
+                work, input_size, rule="energy", threshold=1e-9, **cfg.plan_options()
             )
             work = factorize_model(work, plan.ranks, cfg.scheme)
             hints.append(
