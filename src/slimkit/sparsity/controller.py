@@ -71,28 +71,11 @@ class ZeroMacsEstimate:
         reference: float | None = None,
     ) -> None:
         from slimkit.measure import count_macs
-        from slimkit.models import PadShortcut, shortcut_a_to_b
-        from slimkit.surgery import channel_groups
+        from slimkit.sparsity.coupled import scale_positions
         from slimkit.surgery.guard import keep_count
         from slimkit.surgery.select import MacEstimate
 
-        work = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
-        if any(isinstance(m, PadShortcut) for m in work.modules()):
-            work = shortcut_a_to_b(work)  # what the prune stage does first
-        self.groups = channel_groups(work, torch.zeros(1, *input_size))
-        modules = dict(work.named_modules())
-        offsets, start = {}, 0
-        for name in bn_names:
-            offsets[name] = start
-            start += modules[name].weight.numel()
-        self.size = start
-        self.index = []  # per group: (num_bn, size) flat positions of its BN channels, -1 if none
-        for group in self.groups:
-            rows = [
-                [offsets[bn] + c if c >= 0 and bn in offsets else -1 for c in channels]
-                for bn, channels in zip(group.bn_names, group.bn_channels, strict=True)
-            ]
-            self.index.append(torch.tensor(rows, dtype=torch.long).reshape(-1, group.size))
+        work, self.groups, self.index, self.size = scale_positions(model, input_size, bn_names)
         self.keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in self.groups]
         self.round_to = round_to
         self.template = MacEstimate(work, self.groups, input_size)

@@ -26,11 +26,49 @@ Example:
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["coupled_units"]
+__all__ = ["coupled_units", "scale_positions"]
+
+
+def scale_positions(
+    model: nn.Module, input_size: tuple[int, int, int], bn_names: list[str]
+) -> tuple[nn.Module, list[Any], list[torch.Tensor], int]:
+    """The channel groups of a prune-ready copy of ``model`` and, for each, the positions of its
+    BN channels in the concatenated scale vector (BNs in ``bn_names`` order).
+
+    Returns:
+        ``(copy, groups, index, size)``: the contiguous eval copy (option-A shortcuts converted,
+        as the prune stage does), its :func:`slimkit.surgery.channel_groups`, per group a
+        ``(num_bn, group size)`` long tensor (``-1`` where a BN does not hold the channel or is
+        not in ``bn_names``), and the length of the scale vector.
+    """
+    from slimkit.models import PadShortcut, shortcut_a_to_b
+    from slimkit.surgery import channel_groups
+
+    work = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
+    if any(isinstance(m, PadShortcut) for m in work.modules()):
+        work = shortcut_a_to_b(work)  # what the prune stage does first
+    modules = dict(work.named_modules())
+    offsets, total = {}, 0
+    for name in bn_names:
+        offsets[name] = total
+        total += modules[name].weight.numel()
+    groups = channel_groups(work, torch.zeros(1, *input_size))
+    index = [
+        torch.tensor(
+            [
+                [offsets[bn] + c if c >= 0 and bn in offsets else -1 for c in channels]
+                for bn, channels in zip(group.bn_names, group.bn_channels, strict=True)
+            ],
+            dtype=torch.long,
+        ).reshape(-1, group.size)
+        for group in groups
+    ]
+    return work, groups, index, total
 
 
 def coupled_units(
@@ -51,28 +89,11 @@ def coupled_units(
             consecutive channels of a coupled group per group).
         block: Channels per group with ``"block"``.
     """
-    from slimkit.models import PadShortcut, shortcut_a_to_b
-    from slimkit.surgery import channel_groups
-
-    work = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
-    if any(isinstance(m, PadShortcut) for m in work.modules()):
-        work = shortcut_a_to_b(work)  # what the prune stage does first
-    modules = dict(work.named_modules())
-    offsets, total = {}, 0
-    for name in bn_names:
-        offsets[name] = total
-        total += modules[name].weight.numel()
+    _, groups, index, total = scale_positions(model, input_size, bn_names)
     covered = torch.zeros(total, dtype=torch.bool)
     units: list[list[int]] = []
-    for group in channel_groups(work, torch.zeros(1, *input_size)):
-        per_channel = [
-            [
-                offsets[bn] + row[c]
-                for bn, row in zip(group.bn_names, group.bn_channels, strict=True)
-                if bn in offsets and row[c] >= 0
-            ]
-            for c in range(group.size)
-        ]
+    for group, positions in zip(groups, index, strict=True):
+        per_channel = [[int(p) for p in column if p >= 0] for column in positions.t()]
         step = block if grouping == "block" else 1
         for start in range(0, group.size, step):
             unit = sorted({p for channel in per_channel[start : start + step] for p in channel})

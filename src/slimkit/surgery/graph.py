@@ -80,8 +80,16 @@ def _channels_last_tensors(model: nn.Module) -> list[torch.Tensor]:
         for t in (*model.parameters(), *model.buffers())
         if t.dim() == 4
         and t.is_contiguous(memory_format=torch.channels_last)
-        and t.stride() != t.clone(memory_format=torch.contiguous_format).stride()
+        and t.stride() != _row_major_strides(t.shape)
     ]
+
+
+def _row_major_strides(shape: torch.Size) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
 
 
 @contextmanager

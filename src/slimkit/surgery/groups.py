@@ -276,7 +276,7 @@ def _to_channel_group(
         node, module = item.dep.target, item.dep.target.module
         root_idxs = list(getattr(item, "root_idxs", item.idxs))
         if isinstance(module, _BatchNorm):
-            if node in zeroing and names[module] not in selected:
+            if node in zeroing:
                 for r, i in zip(root_idxs, item.idxs, strict=True):
                     _place(bn_rows, names[module], size, r, int(i))
         elif isinstance(module, (*_CONV, nn.Linear)):
@@ -299,7 +299,7 @@ def _to_channel_group(
     return _group(
         names[root_module],
         size,
-        {name: rows for name, rows in bn_rows.items()},
+        bn_rows,
         [(name, dim, row) for (name, dim), rows in member_rows.items() for row in rows],
         modules,
     )

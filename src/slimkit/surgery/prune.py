@@ -159,11 +159,11 @@ def prune_channels(
     graph = build_graph(model, example_input)
     modules = dict(model.named_modules())
     plans: list[tuple[nn.Module, list[int], tp.Group]] = []
-    names = {m: n for n, m in modules.items()}
+    names = module_names(model)
     bn_roots = frozenset(
         root for root in removal if isinstance(modules.get(root), (_BatchNorm, ChannelSelect))
     )
-    roots = selection_roots(graph, module_names(model), selection=True, also=bn_roots)
+    roots = selection_roots(graph, names, selection=True, also=bn_roots)
     selected = {
         root: _check_indices(root, idxs, roots[root][1])
         for root, idxs in removal.items()

@@ -85,9 +85,9 @@ class ChannelSelectPruner(tp.pruner.BasePruningFunc):
     TARGET_MODULES = (ChannelSelect,)
 
     def prune_out_channels(self, layer: ChannelSelect, idxs: Sequence[int]) -> ChannelSelect:
-        keep = [i for i in range(layer.index.numel()) if i not in set(int(j) for j in idxs)]
-        layer.index = layer.index[keep]
-        tp.prune_batchnorm_out_channels(layer.bn, list(idxs))
+        drop = {int(j) for j in idxs}
+        layer.index = layer.index[[i for i in range(layer.index.numel()) if i not in drop]]
+        tp.prune_batchnorm_out_channels(layer.bn, sorted(drop))
         return layer
 
     def prune_in_channels(self, layer: ChannelSelect, idxs: Sequence[int]) -> ChannelSelect:
@@ -169,16 +169,12 @@ def selection_roots(
     return roots
 
 
-def _slice_reader(module: nn.Module, keep: torch.Tensor, channels: int) -> None:
-    with torch.no_grad():
-        if isinstance(module, nn.Linear):
-            per = module.in_features // channels  # flatten of (C, H, W): H*W features each
-            cols = (keep[:, None] * per + torch.arange(per)).reshape(-1)
-            module.weight = nn.Parameter(module.weight[:, cols].clone())
-            module.in_features = int(cols.numel())
-        else:
-            module.weight = nn.Parameter(module.weight[:, keep].clone())
-            module.in_channels = int(keep.numel())
+def _slice_reader(module: nn.Module, drop: list[int], channels: int) -> None:
+    if isinstance(module, nn.Linear):
+        per = module.in_features // channels  # flatten of (C, H, W): H*W features each
+        tp.prune_linear_in_channels(module, [c * per + k for c in drop for k in range(per)])
+    else:
+        tp.prune_conv_in_channels(module, drop)
 
 
 def prune_selected(
@@ -191,16 +187,16 @@ def prune_selected(
     modules = dict(model.named_modules())
     for root, idxs in removal.items():
         _, channels, readers = roots[root]
-        drop = {int(i) for i in idxs}
-        keep = torch.tensor([i for i in range(channels) if i not in drop], dtype=torch.long)
+        drop = sorted({int(i) for i in idxs})
         module = modules[root]
         if isinstance(module, ChannelSelect):
-            module.index = module.index[keep]
-            tp.prune_batchnorm_out_channels(module.bn, sorted(drop))
+            CUSTOM_PRUNERS[ChannelSelect].prune_out_channels(module, drop)
         else:
-            tp.prune_batchnorm_out_channels(module, sorted(drop))
+            dropped = set(drop)
+            keep = torch.tensor([i for i in range(channels) if i not in dropped])
+            tp.prune_batchnorm_out_channels(module, drop)
             parent_name, _, attr = root.rpartition(".")
             parent = modules[parent_name] if parent_name else model
             setattr(parent, attr, ChannelSelect(keep, module, in_channels=channels))
         for reader in readers:
-            _slice_reader(modules[reader], keep, channels)
+            _slice_reader(modules[reader], drop, channels)
