@@ -96,14 +96,15 @@ class Bench:
         lr: float,
         seed: int,
         weight_decay: float = 1e-4,
+        optimizer: OptimizerConfig | None = None,
     ) -> float:
-        """Train in place (SGD momentum 0.9, cosine); return the wall seconds."""
+        """Train in place (SGD momentum 0.9, cosine; or ``optimizer``); return the wall seconds."""
         trainer = Trainer(
             model,
             self.loader(seed),
             None,
             epochs=epochs,
-            optimizer=OptimizerConfig(lr=lr, momentum=0.9, weight_decay=weight_decay),
+            optimizer=optimizer or OptimizerConfig(lr=lr, momentum=0.9, weight_decay=weight_decay),
             schedule=ScheduleConfig(name="cosine"),
             terms=terms,
             log_every=50,

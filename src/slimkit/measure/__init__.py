@@ -20,6 +20,7 @@ _EXPORTS = {
     "measure_latency": "slimkit.measure.latency",
     "count_macs": "slimkit.measure.macs",
     "macs_by_module": "slimkit.measure.macs",
+    "fft_macs": "slimkit.measure.macs",
     "ExportResult": "slimkit.measure.onnx_export",
     "export_onnx": "slimkit.measure.onnx_export",
     "ort_session": "slimkit.measure.ort_session",

@@ -3,10 +3,18 @@
 slimkit reports MACs everywhere; one MAC is one multiply plus one add, so FLOPs = 2 x MACs.
 Counts are theoretical and shape-based: convolutions, linear layers, matrix products and
 attention are counted; element-wise ops (BN, activations, additions, pooling) count zero.
+
+FFTs (``torch.fft``; ``FlopCounterMode`` alone counts them as 0) are counted with the textbook
+radix-2 cost: a complex transform of ``N`` points (``N`` = the product of the transformed sizes,
+e.g. ``H·W`` for ``fft2``) costs ``5/2 · N · log2 N`` real MACs (``5 N log2 N`` flops), and a real
+transform (``rfft*`` / ``irfft*``, one complex transform of half the size plus a linear pass)
+half of that, ``5/4 · N · log2 N``; times the number of transformed signals (batch × channels).
+See :data:`FFT_RULE`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -14,6 +22,62 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from slimkit.measure._common import check_input_size, check_positive_int, eval_mode, make_input
+
+FFT_RULE = (
+    "FFT MACs: 5/2·N·log2(N) per complex transform of N points, 5/4·N·log2(N) per real "
+    "(rfft/irfft) transform, times the number of transformed signals"
+)
+
+
+def _transform_macs(shape: Any, dims: Any, complex_input: bool) -> int:
+    """MACs of one FFT call over ``dims`` of a tensor of ``shape`` (see :data:`FFT_RULE`)."""
+    points = math.prod(int(shape[d]) for d in dims)
+    signals = math.prod(int(s) for s in shape) // max(points, 1)
+    if points < 2:
+        return 0
+    per_signal = 2.5 * points * math.log2(points) * (1.0 if complex_input else 0.5)
+    return round(signals * per_signal)
+
+
+def _r2c_flops(x_shape: Any, dim: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * _transform_macs(x_shape, dim, complex_input=False)
+
+
+def _c2r_flops(x_shape: Any, dim: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * _transform_macs(out_shape, dim, complex_input=False)
+
+
+def _c2c_flops(x_shape: Any, dim: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 2 * _transform_macs(x_shape, dim, complex_input=True)
+
+
+_FFT_FORMULAS = {
+    torch.ops.aten._fft_r2c: _r2c_flops,
+    torch.ops.aten._fft_c2r: _c2r_flops,
+    torch.ops.aten._fft_c2c: _c2c_flops,
+}
+
+
+def _counter() -> FlopCounterMode:
+    return FlopCounterMode(display=False, custom_mapping=_FFT_FORMULAS)
+
+
+def fft_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
+    """The FFT part of :func:`count_macs` (0 for a model without ``torch.fft`` calls).
+
+    Example:
+        >>> from slimkit.models.fourier import AFFMixer
+        >>> fft_macs(AFFMixer(8), (8, 4, 4))  # 2 real transforms x 8 channels x 5/4 * 16 * 4
+        1280
+    """
+    input_size = check_input_size(input_size)
+    with eval_mode(model), torch.no_grad():
+        x = make_input(model, input_size, 1)
+        with _counter() as counter:
+            model(x)
+    counts = counter.get_flop_counts().get("Global", {})
+    fft_ops = {op for op in _FFT_FORMULAS}
+    return sum(int(v) for op, v in counts.items() if op in fft_ops) // 2
 
 
 def count_macs(model: nn.Module, input_size: tuple[int, int, int], batch_size: int = 1) -> int:
@@ -40,7 +104,7 @@ def count_macs(model: nn.Module, input_size: tuple[int, int, int], batch_size: i
     batch_size = check_positive_int("batch_size", batch_size)
     with eval_mode(model), torch.no_grad():
         x = make_input(model, input_size, batch_size)
-        with FlopCounterMode(display=False) as counter:
+        with _counter() as counter:
             model(x)
     return int(counter.get_total_flops()) // 2 // batch_size
 
@@ -71,7 +135,7 @@ def macs_by_module(model: nn.Module, input_size: tuple[int, int, int]) -> dict[s
     flops: dict[str, int] = {}
     # Each entry: [name, counter total when the call started, inclusive flops of child calls].
     stack: list[list[Any]] = []
-    counter = FlopCounterMode(display=False)
+    counter = _counter()
 
     def pre_hook(name: str) -> Any:
         def hook(module: nn.Module, args: Any) -> None:

@@ -20,8 +20,11 @@ from slimkit.measure._common import (
     make_input,
 )
 from slimkit.measure.ort_session import ort_session
+from slimkit.models.fourier.spectral import fft_backend, spectral_modules
 
 EXPORTERS = ("torchscript", "dynamo")
+FFT_PATHS = ("auto", "dft", "matmul")
+FFT_PARITY = 1e-4  # the DFT path is kept when ORT matches torch this closely (x max(1, |output|))
 
 
 @dataclass
@@ -37,6 +40,8 @@ class ExportResult:
         max_rel_diff: ``max_abs_diff`` divided by the largest absolute torch output value; the
             scale-free figure to compare across models (untrained deep nets can emit logits of
             1e6 and more, where float32 rounding alone gives a large absolute difference).
+        fft_path: for a model with FFTs, how they were exported: ``"dft"`` (ONNX ``DFT`` op) or
+            ``"matmul"`` (exact DFT-matrix products); ``None`` for a model without FFTs.
     """
 
     path: str
@@ -44,6 +49,7 @@ class ExportResult:
     opset: int
     exporter: str = "torchscript"
     max_rel_diff: float = 0.0
+    fft_path: str | None = None
 
 
 def _export_torchscript(
@@ -86,6 +92,78 @@ def _export_dynamo(
     program.save(str(path), external_data=False)
 
 
+def _write(
+    model: nn.Module, x: torch.Tensor, path: Path, opset: int, n_out: int, dynamic: bool,
+    exporter: str,
+) -> None:  # fmt: skip
+    try:
+        if exporter == "torchscript":
+            _export_torchscript(model, x, path, opset, n_out, dynamic)
+        else:
+            _export_dynamo(model, x, path, max(opset, 18), dynamic)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
+        raise ExportError(
+            f"export: torch.onnx ({exporter}, opset {opset}) could not export "
+            f"{type(model).__name__}: {first_line(exc, 200)}"
+        ) from None
+
+
+def _parity(
+    model: nn.Module, path: Path, input_size: tuple[int, int, int], batches: list[int]
+) -> tuple[float, float]:
+    """Largest ``|ORT - torch|`` and largest ``|torch|`` over seeded inputs of each batch size."""
+    session = ort_session(path, threads=torch.get_num_threads())
+    input_name = session.get_inputs()[0].name
+    max_diff = 0.0
+    max_ref = 0.0
+    for b in batches:
+        xb = make_input(model, input_size, b, seed=1)
+        ref = [t.detach().float().cpu().numpy() for t in flatten_tensors(model(xb))]
+        got = session.run(None, {input_name: xb.cpu().contiguous().numpy()})
+        if len(got) != len(ref):
+            raise RuntimeError(
+                f"export_onnx: ONNX model has {len(got)} outputs, torch model {len(ref)}"
+            )
+        for r, g in zip(ref, got, strict=True):
+            _check_finite(r, g, path)
+            diff = np.abs(np.asarray(g, dtype=np.float64) - r.astype(np.float64))
+            if diff.size:
+                max_diff = max(max_diff, float(diff.max()))
+                max_ref = max(max_ref, float(np.abs(r).max()))
+    return max_diff, max_ref
+
+
+def _write_spectral(
+    model: nn.Module, x: torch.Tensor, write: tuple[Path, int, int, bool], fft: str,
+    exporter: str, input_size: tuple[int, int, int], batches: list[int],
+) -> str:  # fmt: skip
+    """Export a model with FFTs by the ``fft`` path; returns the path written (``dft``/``matmul``)."""
+    dft_error = ""
+    if fft in ("auto", "dft"):
+        try:
+            _write(model, x, *write, "dynamo")
+            max_diff, max_ref = _parity(model, write[0], input_size, batches)
+            if max_diff <= FFT_PARITY * max(1.0, max_ref):
+                return "dft"
+            dft_error = f"ONNX Runtime differs from torch by {max_diff:.3g}"
+        except Exception as exc:  # exporter or runtime without DFT support: fall back
+            dft_error = first_line(exc, 160)
+        if fft == "dft":
+            raise ExportError(f"export: the DFT path failed ({dft_error}); try fft: matmul")
+    layer = next(
+        n for n, m in model.named_modules() if isinstance(getattr(m, "fft_backend", None), str)
+    )
+    try:
+        with fft_backend(model, "matmul"):
+            _write(model, x, *write, exporter)
+    except ExportError as exc:
+        raise ExportError(
+            f"export: layer {layer or type(model).__name__!r} cannot be exported with FFTs: "
+            f"DFT path: {dft_error or 'not tried'}; matmul path: {first_line(exc, 160)}"
+        ) from None
+    return "matmul"
+
+
 def _file_opset(path: Path) -> int:
     import onnx
 
@@ -121,6 +199,7 @@ def export_onnx(
     check_batch: int = 2,
     tolerance: float | None = None,
     exporter: str = "torchscript",
+    fft: str = "auto",
 ) -> ExportResult:
     """Export ``model`` to ONNX and check it against torch with ONNX Runtime (CPU).
 
@@ -145,6 +224,12 @@ def export_onnx(
         tolerance: if given, raise ``ValueError`` when ``max_abs_diff`` exceeds it (the file
             is kept).
         exporter: ``"torchscript"`` or ``"dynamo"``.
+        fft: for models with FFTs (modules declaring ``fft_backend``, e.g. the AFF mixer):
+            ``"dft"`` exports them as ONNX ``DFT`` ops (dynamo exporter; the TorchScript exporter
+            has no FFT), ``"matmul"`` as exact DFT-matrix products (any exporter and opset), and
+            ``"auto"`` tries ``dft`` and falls back to ``matmul`` when the exporter or ONNX
+            Runtime fails or parity exceeds :data:`FFT_PARITY`. ``ExportResult.fft_path`` says
+            which was written.
 
     Returns:
         An :class:`ExportResult` with the path, the max absolute difference and the opset.
@@ -162,6 +247,7 @@ def export_onnx(
     check_batch = check_positive_int("check_batch", check_batch)
     opset = check_positive_int("opset", opset, minimum=7)
     (exporter,) = check_choices("exporter", [exporter], EXPORTERS)
+    (fft,) = check_choices("fft", [fft], FFT_PATHS)
     if tolerance is not None and not tolerance >= 0:
         raise ValueError(f"tolerance: expected a number >= 0 or None, got {tolerance!r}")
     path = Path(path)
@@ -177,36 +263,17 @@ def export_onnx(
         n_out = len(flatten_tensors(model(x)))
         if n_out == 0:
             raise ValueError("model: forward returned no tensors; nothing to export")
-        try:
-            if exporter == "torchscript":
-                _export_torchscript(model, x, path, opset, n_out, dynamic_batch)
-            else:
-                _export_dynamo(model, x, path, max(opset, 18), dynamic_batch)
-        except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
-            raise ExportError(
-                f"export: torch.onnx ({exporter}, opset {opset}) could not export "
-                f"{type(model).__name__}: {first_line(exc, 200)}"
-            ) from None
-        session = ort_session(path, threads=torch.get_num_threads())
-        input_name = session.get_inputs()[0].name
-        max_diff = 0.0
-        max_ref = 0.0
-        for b in check_batches:
-            xb = make_input(model, input_size, b, seed=1)
-            ref = [t.detach().float().cpu().numpy() for t in flatten_tensors(model(xb))]
-            got = session.run(None, {input_name: xb.cpu().contiguous().numpy()})
-            if len(got) != len(ref):
-                raise RuntimeError(
-                    f"export_onnx: ONNX model has {len(got)} outputs, torch model {len(ref)}"
-                )
-            for r, g in zip(ref, got, strict=True):
-                _check_finite(r, g, path)
-                diff = np.abs(np.asarray(g, dtype=np.float64) - r.astype(np.float64))
-                if diff.size:
-                    max_diff = max(max_diff, float(diff.max()))
-                    max_ref = max(max_ref, float(np.abs(r).max()))
+        write = (path, opset, n_out, dynamic_batch)
+        fft_path = None
+        if spectral_modules(model):
+            fft_path = _write_spectral(model, x, write, fft, exporter, input_size, check_batches)
+        else:
+            _write(model, x, *write, exporter)
+        max_diff, max_ref = _parity(model, path, input_size, check_batches)
     rel = max_diff / max_ref if max_ref > 0 else max_diff
-    result = ExportResult(str(path), max_diff, _file_opset(path), exporter, rel)
+    result = ExportResult(str(path), max_diff, _file_opset(path), exporter, rel, fft_path)
+    if fft_path == "dft":
+        result.exporter = "dynamo"
     if tolerance is not None and not max_diff <= tolerance:
         raise ValueError(
             f"tolerance: ONNX parity max_abs_diff {max_diff:.3g} exceeds tolerance "

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from slimkit.measure.latency import measure_latency
-from slimkit.measure.macs import count_macs
+from slimkit.measure.macs import FFT_RULE, count_macs, fft_macs
 from slimkit.measure.params import count_params
 
 
@@ -31,7 +31,8 @@ def measure_model(
 
     Returns:
         ``{"params": int, "macs": int, "latency_ms": {...}}``; ``latency_ms`` only when
-        ``latency`` is True.
+        ``latency`` is True. A model with FFTs adds ``fft_macs`` (their share of ``macs``) and
+        ``fft_macs_rule`` (how they were counted, :data:`~slimkit.measure.macs.FFT_RULE`).
 
     Example:
         >>> from torch import nn
@@ -39,6 +40,9 @@ def measure_model(
         {'params': 18, 'macs': 16}
     """
     out: dict[str, Any] = {"params": count_params(model), "macs": count_macs(model, input_size)}
+    fft = fft_macs(model, input_size)
+    if fft:
+        out.update(fft_macs=fft, fft_macs_rule=FFT_RULE)
     if latency:
         out["latency_ms"] = measure_latency(
             model, input_size, onnx_path=onnx_path, **latency_kwargs

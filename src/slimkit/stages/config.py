@@ -102,6 +102,11 @@ class ExportStageConfig(StageConfig):
     qdq_tolerance: float | None = Field(None, gt=0)
     qdq_min_agreement: float | None = Field(0.99, ge=0, le=1)
     qdq_check_images: int = Field(256, ge=1)
+    fft: Literal["auto", "dft", "matmul"] = Field(
+        "auto",
+        description="models with FFTs: ONNX DFT ops (dft), exact DFT-matrix products (matmul), "
+        "or dft with a fallback to matmul (auto)",
+    )
 
 
 class MeasureStageConfig(StageConfig):

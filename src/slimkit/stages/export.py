@@ -1,7 +1,9 @@
 """The ``export`` stage: ONNX export with a parity check against torch.
 
-Recipe form: ``- kind: export`` with optional ``opset`` and ``tolerance`` (fail the stage when the
-ONNX Runtime output differs from torch by more). Report fields: ``onnx``, ``max_abs_diff``, ``opset``.
+Recipe form: ``- kind: export`` with optional ``opset``, ``tolerance`` (fail the stage when the
+ONNX Runtime output differs from torch by more) and ``fft`` (``auto``/``dft``/``matmul``: how a
+model's FFTs are exported, see :func:`slimkit.measure.export_onnx`). Report fields: ``onnx``,
+``max_abs_diff``, ``opset``, and ``fft_path`` for a model with FFTs.
 
 A quantized model (``quantize`` stage) is exported with QuantizeLinear/DequantizeLinear nodes by
 :func:`slimkit.quant.export_qdq`: ``max_abs_diff`` is then ONNX Runtime vs the fake-quant model
@@ -65,7 +67,12 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
         tolerance=cfg.tolerance,
         dynamic_batch=ctx.task.dynamic_batch,
         check_batch=2 if ctx.task.dynamic_batch else 1,
+        fft=cfg.fft,
     )
     ctx.final.onnx_path = cfg.filename
-    ctx.echo(f"exported {ctx.path(cfg.filename)} (max abs diff vs torch {result.max_abs_diff:.2e})")
-    return {"onnx": cfg.filename, "max_abs_diff": result.max_abs_diff, "opset": result.opset}
+    how = f", FFTs as {result.fft_path}" if result.fft_path else ""
+    ctx.echo(
+        f"exported {ctx.path(cfg.filename)} (max abs diff vs torch {result.max_abs_diff:.2e}{how})"
+    )
+    out = {"onnx": cfg.filename, "max_abs_diff": result.max_abs_diff, "opset": result.opset}
+    return out | ({"fft_path": result.fft_path} if result.fft_path else {})

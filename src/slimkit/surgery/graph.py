@@ -13,6 +13,7 @@ import torch_pruning as tp
 from torch import nn
 
 from slimkit.errors import first_line
+from slimkit.surgery.fourier import FOURIER_PRUNERS
 from slimkit.surgery.selection import CUSTOM_PRUNERS
 
 __all__ = [
@@ -150,7 +151,7 @@ def build_graph(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyG
         return tp.DependencyGraph().build_dependency(
             model,
             example_inputs=example_input.to(device).contiguous(),
-            customized_pruners=dict(CUSTOM_PRUNERS),
+            customized_pruners={**CUSTOM_PRUNERS, **FOURIER_PRUNERS},
             verbose=False,
         )
 
