@@ -14,6 +14,8 @@ _FORWARD = [n for n in list_models() if n.endswith("_tiny")] + [
     "resnet20",
     "vgg11",
     "wrn16_2",
+    "hafidaf_mini",
+    "swin_mini",
 ]
 
 

@@ -189,3 +189,19 @@ def test_hafidaf_mini_is_smaller_than_the_mini_swin() -> None:
     assert count_params(hafidaf) == 2_221_594 and count_params(swin) == 5_116_468
     assert count_macs(hafidaf, (3, 32, 32)) < count_macs(swin, (3, 32, 32))
     assert isinstance(swin, nn.Module) and type(swin).__module__.startswith("timm")
+
+
+def test_fourier_backbones_feed_the_detector_and_the_segmentation_head() -> None:
+    from slimkit.models.detection import build_fcos, build_feature_backbone
+    from slimkit.models.segmentation import build_seg_lraspp
+
+    body = build_feature_backbone("afidaf_tiny")
+    assert body.channels == [16, 16, 24] and body.strides == [2, 4, 8]
+    assert not any(isinstance(m, nn.Linear) for m in body.modules())  # classifier dropped
+    detector = build_fcos(num_classes=3, backbone="afidaf_tiny", fpn_channels=16, head_convs=1)
+    out = detector.eval()(torch.randn(1, 3, 64, 64))
+    assert sorted(out[0]) == ["boxes", "labels", "scores"]
+    seg = build_seg_lraspp(num_classes=3, backbone="affnet_tiny", inter_channels=8).eval()
+    assert seg(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+    with pytest.raises(ValueError, match="stem_stride applies to zoo CIFAR ResNets only"):
+        build_feature_backbone("afidaf_tiny", stem_stride=2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +80,8 @@ def _export_dynamo(
     model: nn.Module, x: torch.Tensor, path: Path, opset: int, dynamic: bool
 ) -> None:
     shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic else None
-    with warnings.catch_warnings():
+    # the dynamo exporter prints its progress ("[torch.onnx] ...") to stdout whatever `verbose`
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model,
@@ -271,9 +274,8 @@ def export_onnx(
             _write(model, x, *write, exporter)
         max_diff, max_ref = _parity(model, path, input_size, check_batches)
     rel = max_diff / max_ref if max_ref > 0 else max_diff
-    result = ExportResult(str(path), max_diff, _file_opset(path), exporter, rel, fft_path)
-    if fft_path == "dft":
-        result.exporter = "dynamo"
+    used = "dynamo" if fft_path == "dft" else exporter
+    result = ExportResult(str(path), max_diff, _file_opset(path), used, rel, fft_path)
     if tolerance is not None and not max_diff <= tolerance:
         raise ValueError(
             f"tolerance: ONNX parity max_abs_diff {max_diff:.3g} exceeds tolerance "

@@ -23,7 +23,10 @@ Backbones (``backbone=``):
   as ``widths``): its stages with a strided stem (``stem_stride`` 1, 2 or 4: a stride-2 first
   conv, then a 3x3 max-pool for 4), since CIFAR stems keep full resolution;
 - ``timm:NAME``: ``timm.create_model(NAME, features_only=True, pretrained=False)``;
-- ``tv:resnet18`` (or another torchvision ResNet/ResNeXt): its four stages, ``weights=None``.
+- ``tv:resnet18`` (or another torchvision ResNet/ResNeXt): its four stages, ``weights=None``;
+- a zoo model with a ``features(x)`` method and ``feature_channels`` / ``feature_strides``
+  attributes (the Fourier backbones ``afidaf_tiny``, ``affnet_xs_cifar``...): those levels, the
+  classifier dropped.
 
 The FPN (``fpn_channels`` wide) takes the backbone levels of stride >= 8 (the last three at
 most) and adds P6/P7 by strided convs (``extra_levels``); anchor sizes equal the level strides.
@@ -65,6 +68,7 @@ __all__ = [
     "FeatureBackbone",
     "GroupNormFCOSHead",
     "LetterboxTransform",
+    "ZooFeatures",
     "build_feature_backbone",
     "build_fcos",
 ]
@@ -183,6 +187,29 @@ class TorchvisionResNetFeatures(FeatureBackbone):
         return [c2, c3, c4, self.layer4(c4)]
 
 
+class ZooFeatures(FeatureBackbone):
+    """The levels of a zoo model that declares them (``features``, ``feature_channels``,
+    ``feature_strides``), e.g. the AFFNet/AFIDAF stages 3-5; the classifier is dropped.
+
+    Example:
+        >>> import torch
+        >>> f = build_feature_backbone("afidaf_tiny")
+        >>> [t.shape[1] for t in f(torch.randn(1, 3, 32, 32))], f.strides
+        ([16, 16, 24], [2, 4, 8])
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        for head in getattr(net, "classifier_modules", ()):
+            setattr(net, head, nn.Identity())
+        self.body = net
+        self.channels = [int(c) for c in net.feature_channels]
+        self.strides = [int(s) for s in net.feature_strides]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.body.features(x))
+
+
 def build_feature_backbone(
     backbone: str,
     in_channels: int = 3,
@@ -215,6 +242,10 @@ def build_feature_backbone(
     if sep:
         raise ValueError(f"backbone {backbone!r}: unknown prefix {prefix!r}; allowed: timm:, tv:")
     net = build_model(backbone, num_classes=1, in_channels=in_channels, **kwargs)
+    if all(hasattr(net, a) for a in ("features", "feature_channels", "feature_strides")):
+        if stem_stride is not None:
+            raise ValueError(f"stem_stride applies to zoo CIFAR ResNets only, not to {backbone!r}")
+        return ZooFeatures(net)
     if not all(hasattr(net, a) for a in ("conv1", "bn1", "relu", "layer1", "widths")):
         raise ValueError(
             f"backbone {backbone!r} is not a CIFAR ResNet of the zoo (resnet20, resnet8_tiny, "

@@ -60,7 +60,7 @@ VARIANTS = {
     "xs_wide": AFFNetConfig(
         2, 16, 24, ((56, 112, 1), (72, 144, 2), (96, 192, 1))
     ),  # AFF at XS params
-    "tiny": AFFNetConfig(2, 16, 16, ((16, 32, 1), (24, 48, 1), (32, 64, 1)), stem=8),
+    "tiny": AFFNetConfig(2, 8, 16, ((16, 32, 1), (16, 32, 1), (24, 48, 1)), stem=8),
 }
 
 
@@ -116,6 +116,8 @@ class AFFNet(nn.Module):
             )
             cin = channels
         self.layer3, self.layer4, self.layer5 = stages
+        self.feature_channels = [c for c, _, _ in config.stages]  # detection/segmentation levels
+        self.feature_strides = [2, 4, 8] if cifar else [8, 16, 32]
         exp = min(4 * cin, config.max_exp)
         self.conv_1x1_exp = conv_bn(cin, exp)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -134,6 +136,8 @@ class AFFNet(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
+    classifier_modules = ("conv_1x1_exp", "pool", "dropout", "classifier")
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps of layers 3, 4 and 5 (strides 8/16/32, or 4/8/16 in the CIFAR form)."""
         x = self.layer2(self.layer1(self.stem(x)))
@@ -148,8 +152,8 @@ class AFFNet(nn.Module):
 
 def _builder(variant: str, cifar: bool, **defaults: Any) -> Any:
     def build(num_classes: int = 1000, in_channels: int = 3, **kwargs: Any) -> AFFNet:
-        options = {**defaults, **kwargs}
-        return AFFNet(VARIANTS[variant], num_classes, in_channels, cifar=cifar, **options)
+        options = {"cifar": cifar, **defaults, **kwargs}
+        return AFFNet(VARIANTS[variant], num_classes, in_channels, **options)
 
     return build
 
