@@ -21,6 +21,7 @@ _EXPORTS = {
     "count_macs": "slimkit.measure.macs",
     "macs_by_module": "slimkit.measure.macs",
     "fft_macs": "slimkit.measure.macs",
+    "count_macs_and_fft": "slimkit.measure.macs",
     "ExportResult": "slimkit.measure.onnx_export",
     "export_onnx": "slimkit.measure.onnx_export",
     "ort_session": "slimkit.measure.ort_session",

@@ -62,6 +62,28 @@ def _counter() -> FlopCounterMode:
     return FlopCounterMode(display=False, custom_mapping=_FFT_FORMULAS)
 
 
+def _count(model: nn.Module, input_size: tuple[int, int, int], batch_size: int) -> tuple[int, int]:
+    """Total and FFT MACs per sample, from one counted forward pass."""
+    with eval_mode(model), torch.no_grad():
+        x = make_input(model, input_size, batch_size)
+        with _counter() as counter:
+            model(x)
+    counts = counter.get_flop_counts().get("Global", {})
+    fft = sum(int(v) for op, v in counts.items() if op in _FFT_FORMULAS)
+    return int(counter.get_total_flops()) // 2 // batch_size, fft // 2 // batch_size
+
+
+def count_macs_and_fft(model: nn.Module, input_size: tuple[int, int, int]) -> tuple[int, int]:
+    """:func:`count_macs` and :func:`fft_macs` from one forward pass.
+
+    Example:
+        >>> from slimkit.models.fourier import AFFMixer
+        >>> count_macs_and_fft(AFFMixer(8), (8, 4, 4))
+        (1280, 1280)
+    """
+    return _count(model, check_input_size(input_size), 1)
+
+
 def fft_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
     """The FFT part of :func:`count_macs` (0 for a model without ``torch.fft`` calls).
 
@@ -70,14 +92,7 @@ def fft_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
         >>> fft_macs(AFFMixer(8), (8, 4, 4))  # 2 real transforms x 8 channels x 5/4 * 16 * 4
         1280
     """
-    input_size = check_input_size(input_size)
-    with eval_mode(model), torch.no_grad():
-        x = make_input(model, input_size, 1)
-        with _counter() as counter:
-            model(x)
-    counts = counter.get_flop_counts().get("Global", {})
-    fft_ops = {op for op in _FFT_FORMULAS}
-    return sum(int(v) for op, v in counts.items() if op in fft_ops) // 2
+    return count_macs_and_fft(model, input_size)[1]
 
 
 def count_macs(model: nn.Module, input_size: tuple[int, int, int], batch_size: int = 1) -> int:
@@ -102,11 +117,7 @@ def count_macs(model: nn.Module, input_size: tuple[int, int, int], batch_size: i
     """
     input_size = check_input_size(input_size)
     batch_size = check_positive_int("batch_size", batch_size)
-    with eval_mode(model), torch.no_grad():
-        x = make_input(model, input_size, batch_size)
-        with _counter() as counter:
-            model(x)
-    return int(counter.get_total_flops()) // 2 // batch_size
+    return _count(model, input_size, batch_size)[0]
 
 
 def macs_by_module(model: nn.Module, input_size: tuple[int, int, int]) -> dict[str, int]:

@@ -139,23 +139,23 @@ def _parity(
 def _write_spectral(
     model: nn.Module, x: torch.Tensor, write: tuple[Path, int, int, bool], fft: str,
     exporter: str, input_size: tuple[int, int, int], batches: list[int],
-) -> str:  # fmt: skip
-    """Export a model with FFTs by the ``fft`` path; returns the path written (``dft``/``matmul``)."""
+) -> tuple[str, tuple[float, float] | None]:  # fmt: skip
+    """Export a model with FFTs by the ``fft`` path; returns the path written (``dft``/``matmul``)
+    and, for ``dft``, its already measured parity."""
     dft_error = ""
     if fft in ("auto", "dft"):
         try:
             _write(model, x, *write, "dynamo")
             max_diff, max_ref = _parity(model, write[0], input_size, batches)
             if max_diff <= FFT_PARITY * max(1.0, max_ref):
-                return "dft"
+                return "dft", (max_diff, max_ref)
             dft_error = f"ONNX Runtime differs from torch by {max_diff:.3g}"
         except Exception as exc:  # exporter or runtime without DFT support: fall back
             dft_error = first_line(exc, 160)
         if fft == "dft":
             raise ExportError(f"export: the DFT path failed ({dft_error}); try fft: matmul")
-    layer = next(
-        n for n, m in model.named_modules() if isinstance(getattr(m, "fft_backend", None), str)
-    )
+    first = spectral_modules(model)[0]
+    layer = next(n for n, m in model.named_modules() if m is first)
     try:
         with fft_backend(model, "matmul"):
             _write(model, x, *write, exporter)
@@ -164,7 +164,7 @@ def _write_spectral(
             f"export: layer {layer or type(model).__name__!r} cannot be exported with FFTs: "
             f"DFT path: {dft_error or 'not tried'}; matmul path: {first_line(exc, 160)}"
         ) from None
-    return "matmul"
+    return "matmul", None
 
 
 def _file_opset(path: Path) -> int:
@@ -267,12 +267,14 @@ def export_onnx(
         if n_out == 0:
             raise ValueError("model: forward returned no tensors; nothing to export")
         write = (path, opset, n_out, dynamic_batch)
-        fft_path = None
+        fft_path, parity = None, None
         if spectral_modules(model):
-            fft_path = _write_spectral(model, x, write, fft, exporter, input_size, check_batches)
+            fft_path, parity = _write_spectral(
+                model, x, write, fft, exporter, input_size, check_batches
+            )
         else:
             _write(model, x, *write, exporter)
-        max_diff, max_ref = _parity(model, path, input_size, check_batches)
+        max_diff, max_ref = parity or _parity(model, path, input_size, check_batches)
     rel = max_diff / max_ref if max_ref > 0 else max_diff
     used = "dynamo" if fft_path == "dft" else exporter
     result = ExportResult(str(path), max_diff, _file_opset(path), used, rel, fft_path)

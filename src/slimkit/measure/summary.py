@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from slimkit.measure.latency import measure_latency
-from slimkit.measure.macs import FFT_RULE, count_macs, fft_macs
+from slimkit.measure.macs import FFT_RULE, count_macs_and_fft
 from slimkit.measure.params import count_params
 
 
@@ -39,8 +39,8 @@ def measure_model(
         >>> measure_model(nn.Linear(8, 2), (1, 1, 8), latency=False)
         {'params': 18, 'macs': 16}
     """
-    out: dict[str, Any] = {"params": count_params(model), "macs": count_macs(model, input_size)}
-    fft = fft_macs(model, input_size)
+    macs, fft = count_macs_and_fft(model, input_size)
+    out: dict[str, Any] = {"params": count_params(model), "macs": macs}
     if fft:
         out.update(fft_macs=fft, fft_macs_rule=FFT_RULE)
     if latency:

@@ -21,8 +21,6 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -130,7 +128,3 @@ class AFFMixer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.channels}, groups={self.groups}, backend={self.fft_backend!r}"
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self.__dict__.setdefault("fft_backend", "fft")
