@@ -15,16 +15,12 @@ Writes ``benchmarks/results/fourier_downstream.{json,md}``.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import Results
+from harness import Results, run_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 BACKBONES = ["afidaf_tiny", "affnet_tiny", "resnet20"]
@@ -41,15 +37,7 @@ def run(task: str, backbone: str, seed: int) -> dict[str, Any]:
     recipe["model"]["kwargs"]["backbone"] = backbone
     if backbone != "resnet20":
         recipe["model"]["kwargs"].pop("stem_stride", None)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "recipe.yaml"
-        path.write_text(yaml.safe_dump(recipe))
-        out = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "slimkit", "run", str(path), "--out", str(out), "-q"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise SystemExit(proc.stderr[-2000:])
-        report = json.loads((out / "report.json").read_text())
+    report = run_recipe(recipe)
     final = report["final"]
     return {
         "task": task, "backbone": backbone, "seed": seed, "metric": metric,

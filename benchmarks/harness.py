@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -198,6 +199,37 @@ class Results:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"{self.name}.json").write_text(json.dumps(self.data, indent=2) + "\n")
         (RESULTS / f"{self.name}.md").write_text(self.render(self.data))
+
+
+def run_recipe(recipe: dict[str, Any], keep: Path | None = None) -> dict[str, Any]:
+    """Run ``recipe`` (a recipe dict) with ``slimkit run`` in a fresh process; return its report.
+
+    Args:
+        recipe: the recipe as a dict (e.g. a shipped YAML loaded and edited).
+        keep: a directory to copy the run's ``report.json`` and ``report.md`` into (optional).
+
+    Raises:
+        SystemExit: with the end of the run's stderr when it fails.
+    """
+    import shutil
+
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "recipe.yaml"
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+        out = Path(tmp) / "run"
+        cmd = [sys.executable, "-m", "slimkit", "run", str(path), "--out", str(out), "-q"]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(proc.stderr[-2000:])
+        report = json.loads((out / "report.json").read_text())
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for name in ("report.json", "report.md", "target_plan.json"):
+                if (out / name).exists():
+                    shutil.copy(out / name, keep / name)
+    return report
 
 
 def speedups(rows: list[dict[str, Any]], reference: dict[str, Any]) -> None:

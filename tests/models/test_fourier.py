@@ -62,6 +62,43 @@ def test_zero_second_layer_makes_the_mixer_an_exact_identity() -> None:
     assert torch.equal(mixer(x), x)
 
 
+def _official_mask(mixer: AFFMixer, x: torch.Tensor) -> torch.Tensor:
+    """The mask ``M(X)`` written as the official code's per-bin complex einsums (digest §2.1)."""
+    b, c, h, w = x.shape
+    spec = torch.fft.rfft2(x, norm="ortho").reshape(b, mixer.groups, c // mixer.groups, h, -1)
+
+    def layer(z: torch.Tensor, wt: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        weight = torch.complex(wt[0], wt[1])
+        return (
+            torch.einsum("bkihw,kio->bkohw", z, weight)
+            + torch.complex(bias[0], bias[1])[None, :, :, None, None]
+        )
+
+    hidden = layer(spec, mixer.w1, mixer.b1)
+    hidden = torch.complex(mixer.act(hidden.real), mixer.act(hidden.imag))
+    out = layer(hidden, mixer.w2, mixer.b2)
+    lam = mixer.sparsity_threshold
+    return torch.complex(
+        torch.nn.functional.softshrink(out.real, lam), torch.nn.functional.softshrink(out.imag, lam)
+    ).reshape(b, c, h, -1)
+
+
+@pytest.mark.parametrize("d_in", [4, 3])  # 3: a pruned mixer, d_in != the hidden width
+def test_grouped_conv_mask_equals_the_official_einsums(d_in: int) -> None:
+    torch.manual_seed(0)
+    mixer = AFFMixer(32)
+    with torch.no_grad():  # larger weights than the 0.02 init, so softshrink keeps most entries
+        mixer.w1.data = torch.randn(2, 8, d_in, 4)
+        mixer.w2.data = torch.randn(2, 8, 4, d_in)
+        mixer.b1.normal_()
+        mixer.b2.data = torch.randn(2, 8, d_in)
+    mixer.channels = 8 * d_in
+    x = torch.randn(2, 8 * d_in, 6, 5)
+    spec = torch.fft.rfft2(x, norm="ortho")
+    expected = torch.fft.irfft2(spec * _official_mask(mixer, x), s=(6, 5), norm="ortho")
+    assert torch.allclose(mixer.delta(x), expected, atol=1e-4)  # measured max diff ~1e-6
+
+
 def _circular_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """``y[h, w] = Σ_{i, j} x[i, j] · k[(h - i) mod H, (w - j) mod W]`` per channel, directly."""
     h, w = x.shape[-2:]

@@ -3,7 +3,8 @@
 Recipe form: ``- kind: export`` with optional ``opset``, ``tolerance`` (fail the stage when the
 ONNX Runtime output differs from torch by more) and ``fft`` (``auto``/``dft``/``matmul``: how a
 model's FFTs are exported, see :func:`slimkit.measure.export_onnx`). Report fields: ``onnx``,
-``max_abs_diff``, ``opset``, and ``fft_path`` for a model with FFTs.
+``max_abs_diff``, ``opset``, and for a model with FFTs ``fft_path`` (and ``fft_latency_ms``, both
+paths' ONNX Runtime latency, when ``auto`` measured them).
 
 A quantized model (``quantize`` stage) is exported with QuantizeLinear/DequantizeLinear nodes by
 :func:`slimkit.quant.export_qdq`: ``max_abs_diff`` is then ONNX Runtime vs the fake-quant model
@@ -71,8 +72,15 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
     )
     ctx.final.onnx_path = cfg.filename
     how = f", FFTs as {result.fft_path}" if result.fft_path else ""
+    if result.fft_latency_ms:
+        timed = ", ".join(f"{k} {v:.2f} ms" for k, v in result.fft_latency_ms.items())
+        how += f", the faster in ORT of {timed}"
     ctx.echo(
         f"exported {ctx.path(cfg.filename)} (max abs diff vs torch {result.max_abs_diff:.2e}{how})"
     )
     out = {"onnx": cfg.filename, "max_abs_diff": result.max_abs_diff, "opset": result.opset}
-    return out | ({"fft_path": result.fft_path} if result.fft_path else {})
+    if result.fft_path:
+        out["fft_path"] = result.fft_path
+    if result.fft_latency_ms:
+        out["fft_latency_ms"] = result.fft_latency_ms
+    return out
