@@ -46,13 +46,13 @@ MODELS = ["afidaf_xs_cifar", "idaf_xs_cifar", "affnet_xs_cifar", "resnet20", "mo
           "hafidaf_mini", "swin_mini"]  # fmt: skip
 
 
-def make(name: str) -> nn.Module:
+def make(name: str, num_classes: int = 10) -> nn.Module:
     if name == "mobilenet_v2_0.25":
-        model = build_model("tv:mobilenet_v2", num_classes=10, width_mult=0.25)
+        model = build_model("tv:mobilenet_v2", num_classes=num_classes, width_mult=0.25)
         model.features[0][0].stride = (1, 1)  # stem
         model.features[2].conv[1][0].stride = (1, 1)  # first stride-2 inverted residual
         return model
-    return build_model(name, num_classes=10)
+    return build_model(name, num_classes=num_classes)
 
 
 def fft_path_latency(model: nn.Module, input_size: tuple[int, int, int]) -> dict[str, Any]:
@@ -79,7 +79,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> str:
     s = data["setup"]
     lines = [
-        "# Fourier backbones vs convolutional baselines (CIFAR-10, matched params)",
+        "# Fourier backbones vs convolutional baselines "
+        f"({data['setup'].get('dataset', 'cifar10').upper().replace('CIFAR', 'CIFAR-')}, "
+        "matched params)",
         "",
         f"Command: `{data['command']}`; torch {s['torch']}; 2 cores; seeds {s['seeds']}.",
         f"Budget (same for every model): {s['per_class']} training images per class, "
@@ -132,12 +134,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument(
+        "--dataset", choices=["cifar10", "cifar100"], default="cifar10",
+        help="cifar100 writes fourier_backbones_cifar100.{json,md} (needs CIFAR-100 materialized)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     from slimkit.measure.macs import FFT_RULE
 
     lr, wd, batch = 2e-3, 0.05, 64
-    bench = Bench("cifar10", per_class=args.per_class, batch_size=batch,
+    bench = Bench(args.dataset, per_class=args.per_class, batch_size=batch,
                   test_per_class=args.test_per_class)  # fmt: skip
     setup = {
         "per_class": args.per_class, "test_per_class": args.test_per_class,
@@ -149,12 +155,13 @@ def main() -> None:
             "is not in ../shared/data yet.",
         ],
     }  # fmt: skip
-    results = Results("fourier_backbones", setup, render)
+    result_name = "fourier_backbones" + ("" if args.dataset == "cifar10" else f"_{args.dataset}")
+    results = Results(result_name, {**setup, "dataset": args.dataset}, render)
     trained: dict[str, nn.Module] = {}
     for name in args.models:
         for seed in args.seeds:
             torch.manual_seed(seed)
-            model = make(name)
+            model = make(name, bench.data.num_classes)
             opt = OptimizerConfig(name="adamw", lr=lr, weight_decay=wd)
             seconds = bench.train(model, args.epochs, [], lr, seed, optimizer=opt)
             top1 = bench.top1(model)
