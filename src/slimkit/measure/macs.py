@@ -76,10 +76,11 @@ def _count(model: nn.Module, input_size: tuple[int, int, int], batch_size: int) 
 def count_macs_and_fft(model: nn.Module, input_size: tuple[int, int, int]) -> tuple[int, int]:
     """:func:`count_macs` and :func:`fft_macs` from one forward pass.
 
-    Example:
+    Example (the mask MLP: 12 frequency bins x 2 layers x 8 blocks x 4 real products of a 1x1
+    complex weight = 768 MACs, plus 1280 FFT MACs):
         >>> from slimkit.models.fourier import AFFMixer
         >>> count_macs_and_fft(AFFMixer(8), (8, 4, 4))
-        (1280, 1280)
+        (2048, 1280)
     """
     return _count(model, check_input_size(input_size), 1)
 
