@@ -164,7 +164,7 @@ def _write_spectral(
 
     Returns the path written (``dft``/``matmul``), the DFT file's already measured parity (else
     ``None``) and, for ``auto`` when both paths export, both files' ORT latency at batch
-    :data:`FFT_CHOICE_BATCH` (the faster one is kept).
+    :data:`FFT_CHOICE_BATCH` (a static-batch file: at its own batch; the faster one is kept).
     """
     path = write[0]
     dft_parity, dft_error = None, ""
@@ -192,11 +192,12 @@ def _write_spectral(
         if fft == "auto":
             dft_file.unlink(missing_ok=True)
         return "matmul", None, {}
+    batch = FFT_CHOICE_BATCH if write[3] else int(x.shape[0])  # a static file takes its batch
     timed = interleaved_ort_latency(
-        {"dft": dft_file, "matmul": path}, input_size, batch_sizes=(FFT_CHOICE_BATCH,),
+        {"dft": dft_file, "matmul": path}, input_size, batch_sizes=(batch,),
         threads=torch.get_num_threads(), rounds=3, repeats=5, warmup=2,
     )  # fmt: skip
-    latency = {name: round(t[f"ort_bs{FFT_CHOICE_BATCH}"], 3) for name, t in timed.items()}
+    latency = {name: round(t[f"ort_bs{batch}"], 3) for name, t in timed.items()}
     if latency["dft"] < latency["matmul"]:
         dft_file.replace(path)
         return "dft", dft_parity, latency

@@ -37,6 +37,11 @@ def _feature_channels(model: nn.Module, names: list[str], example_input: torch.T
     return seen
 
 
+def _width(conv: nn.Module) -> int:
+    """Output channels of a conv, or of a factorized one (a ``Sequential`` of convs)."""
+    return _width(conv[-1]) if isinstance(conv, nn.Sequential) else int(conv.out_channels)
+
+
 def _refresh_zoo(model: nn.Module) -> None:
     from slimkit.models import VGG, CifarResNet, DenseNet, PreActResNet, WideResNet
 
@@ -46,26 +51,25 @@ def _refresh_zoo(model: nn.Module) -> None:
             stages.append(getattr(model, f"layer{len(stages) + 1}"))
         blocks = [b for s in stages for b in s]
         if isinstance(model, PreActResNet):
-            model.mid_widths = [[b.conv1.out_channels, b.conv2.out_channels] for b in blocks]
-            model.stem_width = model.conv1.out_channels
+            model.mid_widths = [[_width(b.conv1), _width(b.conv2)] for b in blocks]
+            model.stem_width = _width(model.conv1)
         else:
-            model.mid_widths = [b.conv1.out_channels for b in blocks]
-            model.widths = [s[-1].conv2.out_channels for s in stages]
+            model.mid_widths = [_width(b.conv1) for b in blocks]
+            model.widths = [_width(s[-1].conv2) for s in stages]
             if isinstance(model, WideResNet):
-                model.stem_width = model.conv1.out_channels
+                model.stem_width = _width(model.conv1)
     elif isinstance(model, DenseNet):
         layers = [
             layer
             for b in range(len(model.block_layers))
             for layer in getattr(model, f"block{b + 1}")
         ]
-        model.stem_width = model.conv1.out_channels
-        model.growth_rates = [layer.conv2.out_channels for layer in layers]
+        model.stem_width = _width(model.conv1)
+        model.growth_rates = [_width(layer.conv2) for layer in layers]
         if model.bottleneck:
-            model.bottleneck_widths = [layer.conv1.out_channels for layer in layers]
+            model.bottleneck_widths = [_width(layer.conv1) for layer in layers]
         model.transition_widths = [
-            getattr(model, f"trans{b + 1}").conv.out_channels
-            for b in range(len(model.block_layers) - 1)
+            _width(getattr(model, f"trans{b + 1}").conv) for b in range(len(model.block_layers) - 1)
         ]
     elif isinstance(model, VGG):
         convs = iter(m.out_channels for m in model.features if isinstance(m, nn.Conv2d))
