@@ -101,3 +101,26 @@ def test_qdq_onnx_runs_in_ort_with_parity(tmp_path: Path, bits: int) -> None:
     # measured 1.2e-7 at 8 and at 4 bits (outputs up to 0.72), 100 % top-class agreement
     assert res.max_abs_diff <= 1e-5 and res.argmax_agreement == 1.0, res
     assert res.latency_ms["ort_int8_bs1"] > 0 and res.latency_ms["ort_fp32_bs1"] > 0
+
+
+@pytest.mark.parametrize(("w_bits", "a_bits"), [(8, 7), (4, 4)])  # exact on AVX2 too (README)
+def test_qdq_activation_codes_are_within_one_step_of_the_fake_quant_model(
+    tmp_path: Path, w_bits: int, a_bits: int
+) -> None:
+    from slimkit.quant import max_code_difference
+
+    torch.manual_seed(0)
+    model = build_model("resnet8_tiny")
+    prepare_qat(model, plan=quant_plan(model, weight_bits=w_bits, act_bits=a_bits))
+    calibrate(model, [torch.randn(8, 3, 32, 32)], torch.device("cpu"))
+    model.eval()
+    res = export_qdq(model, tmp_path / "q.onnx", (3, 32, 32), latency=False)
+    assert res.max_code_diff is not None and res.max_code_diff <= 1  # measured: 1 (W8A7), 0 (W4A4)
+    x = torch.randn(5, 3, 32, 32)
+    assert max_code_difference(model, tmp_path / "q.onnx", x) <= 1
+    # the check can fail: another model's file gives codes many steps apart
+    other = build_model("resnet8_tiny")
+    prepare_qat(other, plan=quant_plan(other, weight_bits=w_bits, act_bits=a_bits))
+    calibrate(other, [torch.randn(8, 3, 32, 32)], torch.device("cpu"))
+    export_qdq(other.eval(), tmp_path / "other.onnx", (3, 32, 32), latency=False)
+    assert max_code_difference(model, tmp_path / "other.onnx", x) > 1

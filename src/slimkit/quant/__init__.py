@@ -13,6 +13,7 @@ _EXPORTS = {
     "export_qdq": "slimkit.quant.export",
     "to_float_module": "slimkit.quant.export",
     "to_qdq_module": "slimkit.quant.export",
+    "max_code_difference": "slimkit.quant.qdq_codes",
     "QuantConv2d": "slimkit.quant.modules",
     "QuantLinear": "slimkit.quant.modules",
     "calibrate": "slimkit.quant.prepare",

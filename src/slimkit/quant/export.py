@@ -49,6 +49,7 @@ from slimkit.measure import export_onnx, measure_latency, ort_session
 from slimkit.measure._common import eval_mode, make_input
 from slimkit.quant.modules import QUANT_TYPES, QuantConv2d, QuantLinear
 from slimkit.quant.prepare import conv_bn_pairs, fold_bn
+from slimkit.quant.qdq_codes import max_code_difference
 from slimkit.quant.quantizers import ActQuantizer, weight_codes
 
 
@@ -197,6 +198,11 @@ class QDQExportResult:
             and a pre-activation on a rounding boundary then moves by a whole quantization step.
         argmax_agreement: fraction of the checked inputs whose top class agrees (ORT vs
             fake-quant).
+        max_code_diff: largest difference, in quantization steps, between the integer codes of
+            any activation quantizer in ONNX Runtime and in the fake-quant model on the checked
+            inputs (:func:`~slimkit.quant.qdq_codes.max_code_difference`; 1 is expected where
+            folding BN moves a value across a rounding boundary); ``None`` if the quantizers
+            could not be matched one by one.
         fp32_path: the float baseline's ``.onnx`` (when latency was measured).
         latency_ms: ``ort_fp32_bs<B>`` and ``ort_int8_bs<B>`` medians.
     """
@@ -207,6 +213,7 @@ class QDQExportResult:
     qdq_nodes: int
     max_abs_diff_export: float = 0.0
     argmax_agreement: float = 1.0
+    max_code_diff: int | None = None
     fp32_path: str | None = None
     latency_ms: dict[str, float] = field(default_factory=dict)
 
@@ -277,9 +284,13 @@ def export_qdq(
     opset_used = int(
         next(i.version for i in __import__("onnx").load(str(path)).opset_import if i.domain == "")
     )
+    try:
+        code_diff: int | None = max_code_difference(model, path, x.cpu(), threads)
+    except ValueError:
+        code_diff = None
     result = QDQExportResult(
         str(path), diff, opset_used, _count_qdq(path), max_abs_diff_export=export_diff,
-        argmax_agreement=agreement,
+        argmax_agreement=agreement, max_code_diff=code_diff,
     )  # fmt: skip
     if latency:
         fp32 = path.with_name(path.stem + "_fp32.onnx")

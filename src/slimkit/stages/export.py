@@ -12,8 +12,10 @@ is checked on ``qdq_check_images`` training images (default 256): the top class 
 least ``qdq_min_agreement`` of them (default 0.99; classification) and, if given, the largest
 difference must stay within ``qdq_tolerance`` (a rounding tie flipped by BN folding moves an
 output by a quantization step); extra fields ``qdq_nodes``, ``max_abs_diff_export`` (ONNX
-Runtime vs the exported BN-folded torch module), ``argmax_agreement`` and ``latency_ms`` (ONNX Runtime,
-``ort_fp32_bs1``/``ort_int8_bs1``... for the float and the QDQ file).
+Runtime vs the exported BN-folded torch module), ``argmax_agreement``, ``max_code_diff`` (the
+largest activation-code difference ORT vs fake-quant, in quantization steps; see
+:mod:`slimkit.quant.qdq_codes`) and ``latency_ms`` (ONNX Runtime, ``ort_fp32_bs1``/``ort_int8_bs1``...
+for the float and the QDQ file).
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ def run_export(ctx: Any, cfg: ExportStageConfig) -> dict[str, Any]:
         ctx.final.onnx_path = cfg.filename
         ctx.echo(
             f"exported {ctx.path(cfg.filename)} with {qdq.qdq_nodes} QDQ nodes (max abs diff vs "
-            f"fake-quant {qdq.max_abs_diff:.2e}); ORT ms {qdq.latency_ms}"
+            f"fake-quant {qdq.max_abs_diff:.2e}, activation codes within {qdq.max_code_diff} "
+            f"step(s)); ORT ms {qdq.latency_ms}"
         )
         return {
             "onnx": cfg.filename, "max_abs_diff": qdq.max_abs_diff, "opset": qdq.opset,
             "qdq_nodes": qdq.qdq_nodes, "latency_ms": qdq.latency_ms,
             "max_abs_diff_export": qdq.max_abs_diff_export,
-            "argmax_agreement": qdq.argmax_agreement,
+            "argmax_agreement": qdq.argmax_agreement, "max_code_diff": qdq.max_code_diff,
         }  # fmt: skip
     result = export_onnx(
         module,
