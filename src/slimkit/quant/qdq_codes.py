@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from slimkit.measure._common import eval_mode
 from slimkit.measure.ort_session import ort_session
 from slimkit.quant.quantizers import ActQuantizer
 
@@ -57,16 +58,12 @@ def _torch_codes(model: nn.Module, x: torch.Tensor) -> list[np.ndarray]:
     handles = [
         m.register_forward_hook(hook) for m in model.modules() if isinstance(m, ActQuantizer)
     ]
-    flags = [(m, m.training) for m in model.modules()]
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-        for m, flag in flags:
-            m.train(flag)
     return codes
 
 
