@@ -27,6 +27,8 @@ import torch
 from torch import nn
 
 from slimkit.data import Augment, BatchLoader, load_dataset
+from slimkit.data.dataset import subset_per_class
+from slimkit.data.split import carve_val
 from slimkit.engine import OptimizerConfig, ScheduleConfig, Trainer, TrainingTerm, evaluate
 from slimkit.measure import count_macs, count_params, export_onnx, measure_latency
 from slimkit.measure.interleaved import interleaved_ort_latency
@@ -46,6 +48,9 @@ class Bench:
         threads: CPU threads for training and latency.
         mean, std: normalization (``None``: the dataset's own).
         test_per_class: test subset (``None``: the full test set).
+        val_per_class: carve a validation split of this many images per class out of the full
+            training set first (seed 0, stratified; the same split for every ``per_class``), so
+            that hyperparameters are chosen on it and never on the test set (``None``: no split).
     """
 
     def __init__(
@@ -58,14 +63,22 @@ class Bench:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         test_per_class: int | None = None,
+        val_per_class: int | None = None,
     ) -> None:
         root = os.environ.get("SLIMKIT_DATA", str(REPO / ".cache" / "data"))
         self.data = load_dataset(
             dataset,
             root=root if dataset.startswith("cifar") else None,
-            subset_per_class=per_class,
+            subset_per_class=None if val_per_class else per_class,
             test_subset_per_class=test_per_class,
         )
+        self.val_data = None
+        if val_per_class:
+            self.data.train, self.val_data = carve_val(
+                self.data.train, per_class=val_per_class, seed=0
+            )
+            if per_class is not None:
+                self.data.train = subset_per_class(self.data.train, per_class, 0, field="per_class")
         self.batch_size = batch_size
         self.threads = threads
         self.mean = tuple(mean) if mean is not None else self.data.mean
@@ -75,6 +88,11 @@ class Bench:
         self.test = BatchLoader(
             self.data.test, 1000, shuffle=False, augment=None, mean=self.mean, std=self.std
         )
+        self.val = None
+        if self.val_data is not None:
+            self.val = BatchLoader(
+                self.val_data, 1000, shuffle=False, augment=None, mean=self.mean, std=self.std
+            )
 
     def loader(self, seed: int) -> BatchLoader:
         """The shuffled, augmented training loader for one run (``seed`` fixes the order)."""
@@ -118,6 +136,12 @@ class Bench:
     def top1(self, model: nn.Module) -> float:
         """Top-1 on the test split."""
         return evaluate(model, self.test).top1
+
+    def val_top1(self, model: nn.Module) -> float:
+        """Top-1 on the validation split carved from train (``val_per_class`` must be set)."""
+        if self.val is None:
+            raise ValueError("val_per_class: this bench has no validation split")
+        return evaluate(model, self.val).top1
 
     def measure(self, model: nn.Module, repeats: int = 30) -> dict[str, Any]:
         """Params, MACs and ONNX Runtime latency (batch 1 and 32) of ``model`` on CPU."""

@@ -1,51 +1,53 @@
-"""Network slimming family vs Torch-Pruning on ResNet-20 / CIFAR-10, one fixed budget.
+"""Network slimming family vs Torch-Pruning on ResNet-20 / full CIFAR-10, tuned on a val split.
 
 Every method trains the same ResNet-20 (option-B shortcuts) from the same initialization on the
-same class-balanced CIFAR-10 subset for ``--epochs`` epochs (sparsity training where the method
-has one), prunes, and, where it says "+ FT", fine-tunes for ``--ft-epochs`` epochs. Test top-1 is
-on the full 10,000-image test set. Methods:
+full CIFAR-10 training set less a 5,000-image validation split (500 per class), for the same total
+epochs: ``--epochs`` of sparsity training (where the method has a regularizer), pruning to one
+common MACs target (``--macs-fraction`` of the dense MACs, >= 2x fewer), then ``--ft-epochs`` of
+fine-tuning. "dense, same total epochs" trains ``epochs + ft_epochs`` plainly. Methods:
 
-- dense: plain training (the reference);
-- proximal ℓ1 / transformed ℓ1 (slimkit ``bn_sparsity`` method ``proximal``), pruned with rule
-  ``zeros`` (exactly the channels whose ξ is 0: no threshold), without and with fine-tuning;
-- NS ℓ1, nonconvex ℓ1/2 and transformed ℓ1 (``subgradient``), pruned by the global |γ| ranking to
-  the MACs of proximal transformed ℓ1 (the matched budget), then fine-tuned;
-- Torch-Pruning ``BNScalePruner`` and ``GroupNormPruner``: their own sparsity regularizer during
-  training (``pruner.regularize`` after backward, run as a slimkit training term), then pruned
-  with their global importance to the same MACs, then fine-tuned.
+- NS ℓ1 and nonconvex tℓ1 (slimkit ``bn_sparsity`` method ``subgradient``; Liu et al. 2017,
+  Bui et al. 2021), pruned by the global |γ| ranking to the MACs target;
+- proximal ℓ1 / tℓ1 (method ``proximal``, the relaxed-variable update of the proximal slimming
+  paper) and coupled-group proximal ℓ2,1 (``grouping: coupled``: one group per coupled channel
+  over every BN that holds it, so residual-coupled channels reach exact zero together), pruned to
+  the same target (exact zeros go first; the row says what share of the removed channels were
+  exact zeros); their "no FT" rows are the pruned models before fine-tuning;
+- Torch-Pruning ``BNScalePruner`` and ``GroupNormPruner``: their own regularizer during training
+  (``pruner.regularize`` after backward, run as a slimkit training term), then their global
+  importance stepped to the same target.
 
-Every selection keeps a multiple of ``--round-to`` channels per coupled group (slimkit's
-``round_to``, Torch-Pruning's own ``round_to`` for its pruners): ONNX Runtime's CPU convolutions
-compute in blocks of 16 channels on AVX-512, so an 11-channel layer costs as much as a 16-channel
-one and unrounded MAC reductions do not become speed-ups.
+Each method's one hyperparameter (λ, or Torch-Pruning's ``reg``) is chosen by an Optuna grid
+sweep with the same grid and number of trials for every method, on a class-balanced subset of the
+training split (``--sweep-per-class``, ``--sweep-epochs`` sparse + ``--sweep-ft-epochs``
+fine-tuning), scored by top-1 on the validation split after pruning to the target and the short
+fine-tuning. The test set is used only for the final rows. Every selection keeps a multiple of
+``--round-to`` channels per coupled group (slimkit's ``round_to``, Torch-Pruning's own).
 
-For each: top-1 (after pruning and after fine-tuning), params, MACs, ONNX Runtime latency at batch
-1 and 32 (measured at the end, all models interleaved over several passes, median), train seconds.
-It also measures the cost of the proximal step on the training step, and checks the issue's
-acceptance criteria on the table.
+For each final row: top-1 (before pruning, after pruning, after fine-tuning), params, MACs, ONNX
+Runtime latency at batch 1 and 32 (all models interleaved over several passes, median), train
+seconds. The acceptance criteria of issue 20 are checked on the table.
 
 Command:
-    .venv/bin/python benchmarks/slimming_vs_torch_pruning.py [--per-class 500] [--epochs 20]
-        [--ft-epochs 5] [--round-to 16]
+    nice .venv/bin/python benchmarks/slimming_vs_torch_pruning.py [--epochs 3] [--ft-epochs 1]
 
-Writes ``benchmarks/results/slimming_vs_torch_pruning.{json,md}``.
+Writes ``benchmarks/results/slimming_vs_torch_pruning.{json,md}`` (rows saved as they finish).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
-import sys
-import time
+from dataclasses import dataclass, field
 from typing import Any
 
+import optuna
 import torch
 import torch_pruning as tp
 from harness import (
-    RESULTS,
     Bench,
+    Results,
     TorchPruningRegularizer,
     cpu_simd,
     interleaved_latency,
@@ -55,7 +57,6 @@ from harness import (
 )
 from torch import nn
 
-from slimkit.engine import TrainingTerm
 from slimkit.measure import count_macs, count_params
 from slimkit.models import build_model
 from slimkit.sparsity import BNScaleSparsity, BNSparsityConfig, bn_layers
@@ -65,17 +66,22 @@ INPUT = (3, 32, 32)
 
 
 class SlimmingBench(Bench):
-    """The shared harness on the CIFAR-10 subset, plus this benchmark's ResNet-20 initialization."""
+    """The shared harness on CIFAR-10 (optionally with a val split), plus this benchmark's
+    ResNet-20 initialization."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(
-            "cifar10", per_class=args.per_class, batch_size=args.batch_size, threads=args.threads
+            "cifar10",
+            per_class=args.per_class,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            val_per_class=getattr(args, "val_per_class", None),
         )
         self.args = args
 
-    def fresh_model(self) -> nn.Module:
+    def fresh_model(self, seed: int = 0) -> nn.Module:
         """The same initialization for every method (BN scales set to ``--gamma-init``)."""
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         model = build_model("resnet20", num_classes=10)
         with torch.no_grad():
             for _, bn in bn_layers(model):
@@ -85,341 +91,363 @@ class SlimmingBench(Bench):
 
 def tp_pruner(model: nn.Module, importance: Any, pruner_cls: Any, reg: float, round_to: int) -> Any:
     """A global Torch-Pruning pruner (classifier kept) for this benchmark's ResNet-20."""
-    return make_tp_pruner(model, importance, pruner_cls, reg, INPUT, [model.fc], round_to=round_to)
+    return make_tp_pruner(
+        model, importance, pruner_cls, reg, INPUT, [model.fc], steps=300, round_to=round_to
+    )
 
 
-def proximal_step_overhead(
-    bench: SlimmingBench, steps: int = 20, rounds: int = 5
-) -> dict[str, float]:
-    """Median training-step time with and without the proximal term (interleaved rounds)."""
-    x, y = next(iter(bench.loader(0)))
+@dataclass(frozen=True)
+class Method:
+    """One compared method: a slimkit ``bn_sparsity`` setting or a Torch-Pruning pruner."""
 
-    def time_steps(term: TrainingTerm | None) -> float:
-        model = bench.fresh_model()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        if term is not None:
-            term.on_train_start(model)
-        times = []
-        for _ in range(steps + 3):
-            t0 = time.perf_counter()
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if term is not None:
-                term.after_step(model, 0.1)
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times[3:])
-
-    plain, prox = [], []
-    for _ in range(rounds):
-        plain.append(time_steps(None))
-        model = bench.fresh_model()
-        cfg = BNSparsityConfig(method="proximal", penalty="tl1", penalty_kwargs={"a": 1.0})
-        prox.append(time_steps(BNScaleSparsity(cfg, model)))
-    p, q = statistics.median(plain), statistics.median(prox)
-    return {"plain_step_ms": 1e3 * p, "proximal_step_ms": 1e3 * q, "overhead": q / p - 1}
+    label: str
+    bn_sparsity: dict[str, Any] = field(default_factory=dict)
+    tp: str = ""  # "bnscale" or "groupnorm"
+    exact_zeros: bool = False  # proximal: report the pruned model before fine-tuning too
 
 
-def acceptance(result: dict[str, Any]) -> list[str]:
-    """The issue's table criteria, checked on the measured rows (one line each)."""
-    rows = {r["method"]: r for r in result["rows"]}
-    lines = []
-    prox, ns = rows.get("proximal tℓ1 (no FT)"), rows.get("NS ℓ1 + threshold + FT")
-    if prox and ns:
-        ok = prox["top1"] >= ns["top1"] and prox["macs_reduction"] >= ns["macs_reduction"] - 0.05
-        lines.append(
-            f"- proximal tℓ1 without FT {100 * prox['top1']:.2f} % at "
-            f"{prox['macs_reduction']:.2f}x vs NS ℓ1 + FT {100 * ns['top1']:.2f} % at "
-            f"{ns['macs_reduction']:.2f}x: **{'holds' if ok else 'does not hold'}**"
-        )
-    pruned = [r for r in result["rows"] if r["method"] != "dense"]
-    ours = [r for r in pruned if not r["method"].startswith("Torch-Pruning")]
-    theirs = [r for r in pruned if r["method"].startswith("Torch-Pruning")]
-    # Matched: at least the benchmark's matched reduction (what proximal tℓ1 reached), less 0.02.
-    target = prox["macs_reduction"] if prox else min(r["macs_reduction"] for r in pruned)
-    matched = [r for r in ours if r["macs_reduction"] >= target - 0.02]
-    if matched and theirs:
-        best, rival = max(matched, key=lambda r: r["top1"]), max(theirs, key=lambda r: r["top1"])
-        ok = best["top1"] > rival["top1"]
-        lines.append(
-            f"- slimkit's best at the matched reduction (>= {target:.2f}x), {best['method']} "
-            f"{100 * best['top1']:.2f} % at {best['macs_reduction']:.2f}x, vs Torch-Pruning's "
-            f"best, {rival['method']} {100 * rival['top1']:.2f} % at "
-            f"{rival['macs_reduction']:.2f}x: **{'holds' if ok else 'does not hold'}**"
-        )
-    ratios = [r["ort_speedup_bs32"] / r["macs_reduction"] for r in pruned]
-    if ratios:
-        worst = min(pruned, key=lambda r: r["ort_speedup_bs32"] / r["macs_reduction"])
-        ok = min(ratios) >= 0.8
-        lines.append(
-            f"- ORT speed-up at batch 32 / MACs reduction, worst row {worst['method']}: "
-            f"{worst['ort_speedup_bs32']:.2f}x / {worst['macs_reduction']:.2f}x = "
-            f"{min(ratios):.2f} (needs >= 0.8): **{'holds' if ok else 'does not hold'}**"
-        )
-    o = result.get("proximal_step_overhead")
-    if o:
-        ok = o["overhead"] <= 0.03
-        lines.append(
-            f"- proximal step overhead {100 * o['overhead']:+.2f} % (needs <= 3 %): "
-            f"**{'holds' if ok else 'does not hold'}**"
-        )
-    return lines
+METHODS = [
+    Method("NS ℓ1", {"method": "subgradient", "penalty": "l1"}),
+    Method(
+        "nonconvex tℓ1", {"method": "subgradient", "penalty": "tl1", "penalty_kwargs": {"a": 1.0}}
+    ),
+    Method(
+        "proximal ℓ1", {"method": "proximal", "penalty": "l1", "xi_init": "gamma"}, exact_zeros=True
+    ),
+    Method(
+        "proximal tℓ1",
+        {"method": "proximal", "penalty": "tl1", "penalty_kwargs": {"a": 1.0}, "xi_init": "gamma"},
+        exact_zeros=True,
+    ),
+    Method(
+        "coupled-group proximal ℓ2,1",
+        {"method": "proximal", "penalty": "group_l21", "grouping": "coupled", "xi_init": "gamma"},
+        exact_zeros=True,
+    ),
+    Method("Torch-Pruning BNScalePruner", tp="bnscale"),
+    Method("Torch-Pruning GroupNormPruner", tp="groupnorm"),
+]
+
+
+def run_method(
+    bench: SlimmingBench,
+    method: Method,
+    hyper: float,
+    *,
+    epochs: int,
+    ft_epochs: int,
+    target_fraction: float,
+    seed: int,
+    score: Any,
+) -> dict[str, Any]:
+    """Sparse-train, prune to ``target_fraction`` of the dense MACs, fine-tune; score each phase
+    with ``score(model)`` (val top-1 in the sweep, test top-1 in the final rows)."""
+    a = bench.args
+    model = bench.fresh_model(seed)
+    dense_macs = count_macs(model, INPUT)
+    example = torch.zeros(1, *INPUT)
+    if method.tp:
+        model = model.to(memory_format=torch.contiguous_format)
+        importance, cls = {
+            "bnscale": (tp.importance.BNScaleImportance(), tp.pruner.BNScalePruner),
+            "groupnorm": (tp.importance.GroupMagnitudeImportance(p=2), tp.pruner.GroupNormPruner),
+        }[method.tp]
+        pruner = tp_pruner(model, importance, cls, hyper, a.round_to)
+        model = model.to(memory_format=torch.channels_last)
+        seconds = bench.train(model, epochs, [TorchPruningRegularizer(pruner)], a.lr, seed)
+        before = score(model)
+        model = model.cpu().to(memory_format=torch.contiguous_format)
+        tp_prune(model, pruner, int(target_fraction * dense_macs), INPUT)
+        zero_share = None
+    else:
+        cfg = BNSparsityConfig(lam=hyper, beta=a.prox_beta, **method.bn_sparsity)
+        term = BNScaleSparsity(cfg, model)
+        if cfg.grouping != "channel":
+            term.set_units(model, INPUT)
+        seconds = bench.train(model, epochs, [term], a.lr, seed)
+        before = score(model)
+        model = model.cpu().to(memory_format=torch.contiguous_format)
+        groups = channel_groups(model, example)
+        removal = select_channels(
+            groups, "macs", macs_target=target_fraction, round_to=a.round_to,
+            model=model, example_input=example,
+        )  # fmt: skip
+        removed = zeros = 0
+        for g in groups:
+            idx = removal.get(g.root, [])
+            removed += len(idx)
+            zeros += int((g.importance[idx] == 0).sum()) if idx else 0
+        zero_share = zeros / max(removed, 1)
+        mask_channels(model, removal)
+        prune_channels(model, removal, example)
+    pruned = score(model)
+    pruned_model = copy.deepcopy(model)
+    ft_seconds = bench.train(model, ft_epochs, [], a.ft_lr, seed + 1) if ft_epochs else 0.0
+    return {
+        "hyper": hyper,
+        "score_before_prune": before,
+        "score_pruned": pruned,
+        "score": score(model),
+        "removed_exact_zero_share": zero_share,
+        "train_seconds": round(seconds + ft_seconds, 1),
+        "params": count_params(model),
+        "macs": count_macs(model, INPUT),
+        "model": model,
+        "pruned_model": pruned_model,
+    }
+
+
+def sweep(sweep_bench: SlimmingBench, method: Method, grid: list[float]) -> dict[str, Any]:
+    """Optuna grid search of the method's hyperparameter, scored on the val split."""
+    a = sweep_bench.args
+    trials: list[dict[str, Any]] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        hyper = trial.suggest_float("hyper", min(grid), max(grid), log=True)
+        out = run_method(
+            sweep_bench, method, hyper, epochs=a.sweep_epochs, ft_epochs=a.sweep_ft_epochs,
+            target_fraction=a.macs_fraction, seed=0, score=sweep_bench.val_top1,
+        )  # fmt: skip
+        trials.append({k: v for k, v in out.items() if not k.endswith("model")})
+        print(f"   sweep {method.label} {hyper:g}: val top-1 {out['score']:.4f}", flush=True)
+        return out["score"]
+
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.GridSampler({"hyper": grid}, seed=0)
+    )
+    study.optimize(objective, n_trials=len(grid))
+    trials.sort(key=lambda t: t["hyper"])
+    return {"best": study.best_params["hyper"], "trials": trials}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=500)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--ft-epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--per-class", type=int, default=None, help="training subset (default all)")
+    parser.add_argument("--val-per-class", type=int, default=500)
+    parser.add_argument("--epochs", type=int, default=3, help="sparsity-training epochs")
+    parser.add_argument("--ft-epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--ft-lr", type=float, default=0.02)
-    parser.add_argument("--gamma-init", type=float, default=0.05)
-    parser.add_argument("--prox-lam", type=float, default=0.003)
+    parser.add_argument("--ft-lr", type=float, default=0.01)
+    parser.add_argument("--gamma-init", type=float, default=0.5, help="BN scale init (NS paper)")
     parser.add_argument("--prox-beta", type=float, default=10.0)
-    parser.add_argument("--ns-lam", type=float, default=1e-3)
-    parser.add_argument("--tp-bn-reg", type=float, default=1e-3)
-    parser.add_argument("--tp-group-reg", type=float, default=1e-4)
+    parser.add_argument("--macs-fraction", type=float, default=0.48)
+    parser.add_argument("--round-to", type=int, default=8)
+    parser.add_argument(
+        "--grid", type=float, nargs="+", default=[3.2e-4, 1.8e-3, 1e-2, 5.6e-2],
+        help="the λ / reg values every method's sweep tries",
+    )  # fmt: skip
+    parser.add_argument("--sweep-per-class", type=int, default=250)
+    parser.add_argument("--sweep-epochs", type=int, default=3)
+    parser.add_argument("--sweep-ft-epochs", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--round-to", type=int, default=16, help="kept channels per group: a multiple of this"
-    )
     parser.add_argument("--latency-rounds", type=int, default=5)
-    parser.add_argument(
-        "--tag", default="", help="write slimming_vs_torch_pruning_<tag>.{json,md} instead"
-    )
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
-    parser.add_argument(
-        "--target-macs",
-        type=int,
-        default=None,
-        help="matched MACs target (default: what proximal tℓ1 reaches)",
-    )
-    parser.add_argument(
-        "--render-only",
-        action="store_true",
-        help="only rewrite the markdown from the existing JSON (no training)",
-    )
+    parser.add_argument("--tag", default="", help="write slimming_vs_torch_pruning_<tag>.*")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the markdown only")
     args = parser.parse_args()
     name = "slimming_vs_torch_pruning" + (f"_{args.tag}" if args.tag else "")
     if args.render_only:
-        result = json.loads((RESULTS / f"{name}.json").read_text())
-        (RESULTS / f"{name}.md").write_text(render(result))
-        print(render(result))
+        import json
+
+        from harness import RESULTS
+
+        data = json.loads((RESULTS / f"{name}.json").read_text())
+        (RESULTS / f"{name}.md").write_text(render(data))
         return
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as slimkit runs do (runtime.flush_denormal)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     bench = SlimmingBench(args)
-    rows: list[dict[str, Any]] = []
-    finals: dict[str, nn.Module] = {}
-    started = time.perf_counter()
-
-    def record(name: str, model: nn.Module, seconds: float, **extra: Any) -> dict[str, Any]:
-        model = model.cpu()
-        row = {
-            "method": name,
-            "train_seconds": round(seconds, 1),
-            **extra,
-            "params": count_params(model),
-            "macs": count_macs(model, INPUT),
-        }
-        row["top1"] = bench.top1(model)
-        rows.append(row)
-        finals[name] = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
-        print(
-            f"== {name}: top-1 {row['top1']:.4f}, MACs {row['macs']:,}, params {row['params']:,}",
-            flush=True,
-        )
-        return row
-
-    def wanted(name: str) -> bool:
-        return args.only is None or name in args.only
-
-    print("== dense", flush=True)
-    dense = bench.fresh_model()
-    dense_row = record("dense", dense, bench.train(dense, args.epochs, [], args.lr, 0))
-    dense_macs = dense_row["macs"]
-
-    target_macs = None
-    for penalty, kwargs, label in [("tl1", {"a": 1.0}, "proximal tℓ1"), ("l1", {}, "proximal ℓ1")]:
-        if not wanted(label):
-            continue
-        print(f"== {label}", flush=True)
-        model = bench.fresh_model()
-        cfg = BNSparsityConfig(
-            method="proximal",
-            penalty=penalty,
-            penalty_kwargs=kwargs,
-            lam=args.prox_lam,
-            beta=args.prox_beta,
-            xi_init="gamma",
-        )
-        term = BNScaleSparsity(cfg, model)
-        seconds = bench.train(model, args.epochs, [term], args.lr, 0)
-        sparse_top1 = bench.top1(model)
-        model = model.cpu().to(memory_format=torch.contiguous_format)
-        removal = select_channels(
-            channel_groups(model, torch.zeros(1, *INPUT)), "zeros", round_to=args.round_to
-        )
-        mask_channels(model, removal)
-        prune_channels(model, removal, torch.zeros(1, *INPUT))
-        row = record(
-            f"{label} (no FT)",
-            model,
-            seconds,
-            top1_before_prune=sparse_top1,
-            channels_removed=sum(map(len, removal.values())),
-            fine_tuned=False,
-        )
-        if label == "proximal tℓ1":
-            target_macs = row["macs"]
-        ft = copy.deepcopy(model)
-        ft_seconds = bench.train(ft, args.ft_epochs, [], args.ft_lr, 1)
-        record(
-            f"{label} + FT", ft, seconds + ft_seconds, fine_tuned=True, top1_before_ft=row["top1"]
-        )
-    if args.target_macs is not None:
-        target_macs = args.target_macs
-    if target_macs is None:
-        target_macs = int(0.5 * dense_macs)
-    print(f"== matched MACs target {target_macs:,} ({dense_macs / target_macs:.2f}x)", flush=True)
-
-    for penalty, kwargs, label in [
-        ("l1", {}, "NS ℓ1"),
-        ("l1_2", {}, "nonconvex ℓ1/2"),
-        ("tl1", {"a": 1.0}, "nonconvex tℓ1"),
-    ]:
-        if not wanted(label):
-            continue
-        print(f"== {label}", flush=True)
-        model = bench.fresh_model()
-        cfg = BNSparsityConfig(
-            method="subgradient", penalty=penalty, penalty_kwargs=kwargs, lam=args.ns_lam
-        )
-        seconds = bench.train(model, args.epochs, [BNScaleSparsity(cfg, model)], args.lr, 0)
-        model = model.cpu().to(memory_format=torch.contiguous_format)
-        example = torch.zeros(1, *INPUT)
-        removal = select_channels(
-            channel_groups(model, example),
-            "macs",
-            macs_target=target_macs / dense_macs,
-            round_to=args.round_to,
-            model=model,
-            example_input=example,
-        )
-        mask_channels(model, removal)
-        prune_channels(model, removal, example)
-        pruned_top1 = bench.top1(model)
-        ft_seconds = bench.train(model, args.ft_epochs, [], args.ft_lr, 1)
-        record(
-            f"{label} + threshold + FT",
-            model,
-            seconds + ft_seconds,
-            top1_before_ft=pruned_top1,
-            fine_tuned=True,
-        )
-
-    for label, pruner_cls, importance, reg in [
-        (
-            "Torch-Pruning BNScalePruner",
-            tp.pruner.BNScalePruner,
-            tp.importance.BNScaleImportance(),
-            args.tp_bn_reg,
-        ),
-        (
-            "Torch-Pruning GroupNormPruner",
-            tp.pruner.GroupNormPruner,
-            tp.importance.GroupMagnitudeImportance(p=2),
-            args.tp_group_reg,
-        ),
-    ]:
-        if not wanted(label):
-            continue
-        print(f"== {label}", flush=True)
-        model = bench.fresh_model().to(memory_format=torch.contiguous_format)
-        pruner = tp_pruner(model, importance, pruner_cls, reg, args.round_to)
-        model = model.to(memory_format=torch.channels_last)
-        seconds = bench.train(model, args.epochs, [TorchPruningRegularizer(pruner)], args.lr, 0)
-        model = model.cpu().to(memory_format=torch.contiguous_format)
-        tp_prune(model, pruner, target_macs, INPUT)
-        pruned_top1 = bench.top1(model)
-        ft_seconds = bench.train(model, args.ft_epochs, [], args.ft_lr, 1)
-        record(
-            f"{label} + FT",
-            model,
-            seconds + ft_seconds,
-            top1_before_ft=pruned_top1,
-            fine_tuned=True,
-        )
-
-    overhead = proximal_step_overhead(bench)
-    print(f"== ORT latency, {len(finals)} models x {args.latency_rounds} passes", flush=True)
-    latency = interleaved_latency(finals, INPUT, args.threads, rounds=args.latency_rounds)
-    for row in rows:
-        row["latency_ms"] = latency[row["method"]]
-    speedups(rows, dense_row)
-    result = {
-        "command": "python " + " ".join(sys.argv),
-        "setup": {
+    sweep_bench = SlimmingBench(
+        argparse.Namespace(**{**vars(args), "per_class": args.sweep_per_class})
+    )
+    methods = [m for m in METHODS if args.only is None or m.label in args.only]
+    results = Results(
+        name,
+        {
             **vars(args),
             "model": "resnet20 (option B)",
             "cpu_flags": cpu_simd(),
             "train_images": len(bench.data.train),
+            "val_images": len(bench.val_data),
+            "sweep_images": len(sweep_bench.data.train),
             "test_images": len(bench.data.test),
-            "torch": torch.__version__,
             "torch_pruning": tp.__version__,
+            "optuna": optuna.__version__,
         },
-        "total_seconds": round(time.perf_counter() - started, 1),
-        "proximal_step_overhead": overhead,
-        "rows": rows,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(render(result))
-    print(render(result))
+        render,
+    )
+    sweeps: dict[str, Any] = {}
+    for method in methods:
+        print(f"== sweep {method.label}", flush=True)
+        sweeps[method.label] = sweep(sweep_bench, method, args.grid)
+        results.save(sweeps=sweeps)
+
+    finals: dict[str, nn.Module] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    print("== dense, same total epochs", flush=True)
+    for seed in args.seeds:
+        model = bench.fresh_model(seed)
+        seconds = bench.train(model, args.epochs + args.ft_epochs, [], args.lr, seed)
+        runs.setdefault("dense, same total epochs", []).append(
+            {"score": bench.top1(model), "train_seconds": round(seconds, 1),
+             "params": count_params(model), "macs": count_macs(model, INPUT), "model": model}
+        )  # fmt: skip
+    for method in methods:
+        hyper = sweeps[method.label]["best"]
+        print(f"== {method.label} (chosen {hyper:g})", flush=True)
+        for seed in args.seeds:
+            out = run_method(
+                bench, method, hyper, epochs=args.epochs, ft_epochs=args.ft_epochs,
+                target_fraction=args.macs_fraction, seed=seed, score=bench.top1,
+            )  # fmt: skip
+            print(f"   seed {seed}: top-1 {out['score']:.4f}, MACs {out['macs']:,}", flush=True)
+            runs.setdefault(f"{method.label} + FT", []).append(out)
+            if method.exact_zeros:
+                runs.setdefault(f"{method.label} (no FT)", []).append(
+                    {**out, "score": out["score_pruned"], "model": out["pruned_model"]}
+                )
+        results.save(sweeps=sweeps, partial=summarize(runs, args.seeds))
+
+    rows = summarize(runs, args.seeds)
+    for label, seed_runs in runs.items():
+        finals[label] = seed_runs[0]["model"].cpu().to(memory_format=torch.contiguous_format)
+    print(f"== ORT latency, {len(finals)} models x {args.latency_rounds} passes", flush=True)
+    latency = interleaved_latency(finals, INPUT, args.threads, rounds=args.latency_rounds)
+    for row in rows:
+        row["latency_ms"] = latency[row["method"]]
+    speedups(rows, rows[0])
+    results.data["rows"] = rows
+    results.data.pop("partial", None)
+    results.save(sweeps=sweeps)
+    print(render(results.data))
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]], seeds: list[int]) -> list[dict[str, Any]]:
+    """One row per method: mean and std of top-1 over seeds, sizes of the first seed."""
+    rows = []
+    for label, seed_runs in runs.items():
+        scores = [r["score"] for r in seed_runs]
+        first = seed_runs[0]
+        row = {
+            "method": label,
+            "top1": statistics.mean(scores),
+            "top1_std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+            "top1_per_seed": scores,
+            "seeds": seeds[: len(scores)],
+            "params": first["params"],
+            "macs": first["macs"],
+            "train_seconds": first["train_seconds"],
+        }
+        for key in ("hyper", "score_before_prune", "score_pruned", "removed_exact_zero_share"):
+            if key in first:
+                row[key] = first[key]
+        if label.endswith("(no FT)"):
+            row.pop("score_pruned", None)
+        rows.append(row)
+    return rows
+
+
+def acceptance(result: dict[str, Any]) -> list[str]:
+    """Issue 20's criteria, checked on the measured rows (one line each)."""
+    rows = {r["method"]: r for r in result["rows"]}
+    pruned = [r for r in result["rows"] if not r["method"].startswith("dense")]
+    if not pruned:
+        return []
+    lines = []
+    fewest = min(r["macs_reduction"] for r in pruned)
+    spread = max(r["macs"] for r in pruned) / min(r["macs"] for r in pruned) - 1
+    lines.append(
+        f"- every pruned row at >= 2x fewer MACs (least {fewest:.2f}x), MACs matched within "
+        f"{100 * spread:.1f} % (needs <= 3 %): **{'holds' if fewest >= 2 and spread <= 0.03 else 'does not hold'}**"
+    )
+    ours = [r for r in pruned if not r["method"].startswith("Torch-Pruning")]
+    theirs = [r for r in pruned if r["method"].startswith("Torch-Pruning")]
+    if ours and theirs:
+        best, rival = max(ours, key=lambda r: r["top1"]), max(theirs, key=lambda r: r["top1"])
+        ok = best["top1"] >= rival["top1"] + 0.005
+        lines.append(
+            f"- slimkit's best, {best['method']} {100 * best['top1']:.2f} % at "
+            f"{best['macs_reduction']:.2f}x, vs Torch-Pruning's best, {rival['method']} "
+            f"{100 * rival['top1']:.2f} % at {rival['macs_reduction']:.2f}x (needs +0.5 point): "
+            f"**{'holds' if ok else 'does not hold'}**"
+        )
+    prox = [r for r in pruned if r["method"].endswith("(no FT)")]
+    ns = rows.get("NS ℓ1 + FT")
+    if prox and ns:
+        p = max(prox, key=lambda r: r["top1"])
+        ok = p["top1"] >= ns["top1"]
+        lines.append(
+            f"- proximal without fine-tuning, best {p['method']} {100 * p['top1']:.2f} %, vs NS ℓ1 "
+            f"with fine-tuning {100 * ns['top1']:.2f} %: **{'holds' if ok else 'does not hold'}**"
+        )
+    if all("ort_speedup_bs32" in r for r in pruned):
+        worst = min(pruned, key=lambda r: r["ort_speedup_bs32"] / r["macs_reduction"])
+        ratio = worst["ort_speedup_bs32"] / worst["macs_reduction"]
+        lines.append(
+            f"- ORT speed-up at batch 32 / MACs reduction, worst row {worst['method']}: "
+            f"{worst['ort_speedup_bs32']:.2f}x / {worst['macs_reduction']:.2f}x = {ratio:.2f} "
+            f"(needs >= 0.8): **{'holds' if ratio >= 0.8 else 'does not hold'}**"
+        )
+    return lines
 
 
 def render(result: dict[str, Any]) -> str:
     s = result["setup"]
     lines = [
-        "# Network slimming family vs Torch-Pruning (ResNet-20, CIFAR-10)",
+        "# Network slimming family vs Torch-Pruning (ResNet-20, full CIFAR-10)",
         "",
-        f"Budget: {s['train_images']:,} training images ({s['per_class']} per class), "
-        f"{s['epochs']} training epochs + {s['ft_epochs']} fine-tuning epochs where marked FT, "
-        f"batch {s['batch_size']}, SGD momentum 0.9, cosine lr {s['lr']} (FT {s['ft_lr']}), "
-        f"BN scales initialized to {s['gamma_init']} for every method; proximal λ {s['prox_lam']}, "
-        f"β {s['prox_beta']}; NS/nonconvex λ {s['ns_lam']}; Torch-Pruning reg {s['tp_bn_reg']} "
-        f"(BNScale) / {s['tp_group_reg']} (GroupNorm); kept channels per group rounded to a "
-        f"multiple of {s.get('round_to', 1)} for every method (CPU: {', '.join(s.get('cpu_flags', []))}); "
-        f"ORT latency: median over {s.get('latency_rounds', 1)} interleaved passes; "
-        f"top-1 on the full {s['test_images']:,}-image test set; {s['threads']} CPU threads; "
-        f"torch {s['torch']}, torch-pruning {s['torch_pruning']}. "
+        f"Data: {s['train_images']:,} training images (CIFAR-10 train less a {s['val_images']:,}-image "
+        f"validation split), top-1 on the {s['test_images']:,}-image test set. Every method: "
+        f"{s['epochs']} epochs of sparsity training, pruning to {s['macs_fraction']} of the dense "
+        f"MACs (kept channels a multiple of {s['round_to']} per group), {s['ft_epochs']} epochs of "
+        f"fine-tuning (lr {s['ft_lr']}); dense trains {s['epochs'] + s['ft_epochs']} epochs. Batch "
+        f"{s['batch_size']}, SGD momentum 0.9, cosine lr {s['lr']}, weight decay 1e-4, BN scales "
+        f"initialized to {s['gamma_init']} for every method, proximal β {s['prox_beta']}. "
+        f"Seeds {s['seeds']}. CPU: {', '.join(s.get('cpu_flags', []))}, {s['threads']} threads; "
+        f"torch {s['torch']}, torch-pruning {s['torch_pruning']}, optuna {s['optuna']}. "
         f"Total {result['total_seconds'] / 60:.1f} min.",
         "",
-        "| method | top-1 | top-1 before FT | params | MACs | MACs reduction | ORT bs1 ms | "
-        "ORT bs32 ms | ORT speed-up bs32 | train s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Sweep (Optuna grid, the same {len(s['grid'])} values {s['grid']} for every method's λ or "
+        f"reg): {s['sweep_images']:,} training images, {s['sweep_epochs']} sparse + "
+        f"{s['sweep_ft_epochs']} fine-tuning epoch(s), scored by val top-1 after pruning to the "
+        "target and fine-tuning. Val top-1 per value:",
+        "",
+        "| method | " + " | ".join(f"{v:g}" for v in s["grid"]) + " | chosen |",
+        "|---|" + "---:|" * (len(s["grid"]) + 1),
     ]
-    for r in result["rows"]:
-        before = r.get("top1_before_ft")
-        lines.append(
-            f"| {r['method']} | {100 * r['top1']:.2f} | "
-            f"{'' if before is None else f'{100 * before:.2f}'} | {r['params']:,} | "
-            f"{r['macs'] / 1e6:.2f} M | {r['macs_reduction']:.2f}x | "
-            f"{r['latency_ms']['ort_bs1']:.3f} | {r['latency_ms']['ort_bs32']:.2f} | "
-            f"{r['ort_speedup_bs32']:.2f}x | {r['train_seconds']:.0f} |"
-        )
-    o = result["proximal_step_overhead"]
-    lines += ["", "Acceptance checks on this table:", "", *acceptance(result)]
+    for label, sw in result.get("sweeps", {}).items():
+        by = {t["hyper"]: t["score"] for t in sw["trials"]}
+        cells = [f"{100 * by[v]:.2f}" if v in by else "" for v in s["grid"]]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {sw['best']:g} |")
+    rows = result["rows"] or result.get("partial", [])
     lines += [
         "",
-        f"Proximal step overhead: {o['plain_step_ms']:.1f} ms plain vs {o['proximal_step_ms']:.1f} ms"
-        f" with the proximal term per training step ({100 * o['overhead']:+.2f} %).",
-        "",
-        f"Command: `{result['command']}`",
-        "",
+        "| method | λ / reg | top-1 | before pruning | pruned, no FT | removed that were exact zeros "
+        "| params | MACs | MACs reduction | ORT bs1 ms | ORT bs32 ms | ORT speed-up bs32 | train s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def pct(v: Any) -> str:
+        return "" if v is None else f"{100 * v:.2f}"
+
+    for r in rows:
+        top1 = f"{100 * r['top1']:.2f}" + (
+            f" ± {100 * r['top1_std']:.2f}" if len(r.get("top1_per_seed", [])) > 1 else ""
+        )
+        lat = r.get("latency_ms", {})
+        lines.append(
+            f"| {r['method']} | {r.get('hyper', '')} | {top1} | {pct(r.get('score_before_prune'))} | "
+            f"{pct(r.get('score_pruned'))} | {pct(r.get('removed_exact_zero_share'))} | "
+            f"{r['params']:,} | {r['macs'] / 1e6:.2f} M | {r.get('macs_reduction', 0):.2f}x | "
+            f"{lat.get('ort_bs1', float('nan')):.3f} | {lat.get('ort_bs32', float('nan')):.2f} | "
+            f"{r.get('ort_speedup_bs32', 0):.2f}x | {r['train_seconds']:.0f} |"
+        )
+    if result["rows"]:
+        lines += ["", "Acceptance checks on this table:", "", *acceptance(result)]
+    lines += ["", f"Command: `{result['command']}`", ""]
     return "\n".join(lines)
 
 

@@ -76,7 +76,9 @@ class ZeroMacsEstimate:
         from slimkit.surgery.select import MacEstimate
 
         work, self.groups, self.index, self.size = scale_positions(model, input_size, bn_names)
-        self.keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in self.groups]
+        self.keeps = [
+            keep_count(g.size, min_channels, min_fraction, g.step(round_to)) for g in self.groups
+        ]
         self.round_to = round_to
         self.template = MacEstimate(work, self.groups, input_size)
         self.reference = float(reference or count_macs(model, input_size))
@@ -93,7 +95,7 @@ class ZeroMacsEstimate:
             held = index >= 0
             is_zero = (zero[index] | ~held).all(0) & held.any(0)  # index -1 reads the False pad
             channels = is_zero.nonzero().flatten().tolist()
-            n = allowed_removal(group.size, self.keeps[g], self.round_to, len(channels))
+            n = allowed_removal(group.size, self.keeps[g], group.step(self.round_to), len(channels))
             if n:
                 estimate.remove(g, channels[:n])
         return estimate.total / self.reference

@@ -83,6 +83,7 @@ class _Selection:
 
     removal: dict[str, list[int]]
     channels_before: int
+    removed: int
     mask: Callable[[], None]
     figures: dict[str, Any]
     plot: Callable[[torch.nn.Module, Path, str], list[Path]]
@@ -118,9 +119,11 @@ def _select_bn_channels(
             example_input=example,
         )
     zero_scales = sum(int((m.weight.detach() == 0).sum()) for _, m in bn_layers(module))
+    by_root = {g.root: g for g in groups}
     return _Selection(
         removal=removal,
-        channels_before=sum(g.size for g in groups),
+        channels_before=sum(g.channels for g in groups),
+        removed=sum(by_root[root].count(len(idxs)) for root, idxs in removal.items()),
         mask=lambda: mask_channels(module, removal),
         figures={"exact_zero_scales": zero_scales},
         plot=lambda pruned, out, name: plot_channels_per_layer(
@@ -148,6 +151,7 @@ def _select_zero_filters(
     return _Selection(
         removal=removal,
         channels_before=sum(g.size for g in groups),
+        removed=sum(len(v) for v in removal.values()),
         mask=lambda: mask_filters(module, removal, groups),
         figures={"zero_weights_before": zeros},
         plot=lambda pruned, out, name: plot_filters_per_layer(
@@ -175,7 +179,7 @@ def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
     select = _select_zero_filters if cfg.rule == "zero_filters" else _select_bn_channels
     budget = target_budget(ctx, cfg)
     chosen = select(module, example, cfg, budget)
-    removed = sum(len(v) for v in chosen.removal.values())
+    removed = chosen.removed
     if removed:
         chosen.mask()
         handle.module = module

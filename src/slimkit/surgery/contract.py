@@ -212,14 +212,15 @@ def check_surgery(
     step = "grouping"
     try:
         groups = channel_groups(model, x)
-        result.prunable_channels = sum(g.size for g in groups)
+        result.prunable_channels = sum(g.channels for g in groups)
         if not groups:
             result.outcome = "no groups"
             result.reason = "no conv/linear whose channels an affine BN switches off"
             return result
         step = "zeros rule"
         removal = select_channels(groups, "zeros")
-        result.zeros_removed = sum(len(v) for v in removal.values())
+        by_root = {g.root: g for g in groups}
+        result.zeros_removed = sum(by_root[r].count(len(v)) for r, v in removal.items())
         state = copy.deepcopy(model.state_dict())
         with torch.no_grad():
             reference = _first_output(model(x))
@@ -250,7 +251,7 @@ def check_surgery(
         chosen = select_channels(
             groups, "macs", macs_target=macs_target, model=work, example_input=x[:1]
         )
-        result.macs_removed = sum(len(v) for v in chosen.values())
+        result.macs_removed = sum(by_root[r].count(len(v)) for r, v in chosen.items())
         mask_channels(work, chosen, groups=groups)
         with torch.no_grad():
             masked = _first_output(work(x))

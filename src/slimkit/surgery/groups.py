@@ -10,6 +10,7 @@ removing masked channels never changes an output by more than float rounding.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from slimkit.surgery.conv_groups import is_grouped_conv, whole_group_units
 from slimkit.surgery.graph import out_channel_groups
 from slimkit.surgery.selection import ChannelSelect, selection_roots
 from slimkit.surgery.zero_ops import ZERO_UNARY as _ZERO_UNARY
@@ -91,6 +93,12 @@ class ChannelGroup:
         betas: ``beta`` of each coupled BN per group channel, shape ``(num_bn, size)``.
         members: ``(module name, "in" or "out", channel index per group channel or -1)`` for
             every conv/linear dimension that shrinks with the group (MAC estimates).
+        parts: Empty for a group of channels. For the whole-group units of a grouped
+            convolution (:mod:`slimkit.surgery.conv_groups`), where group channel ``g`` is the
+            convolution's group ``g``: ``(root, channels of each unit)`` of the two channel
+            groups that one unit removes from (the producer's out-channels feeding it, and the
+            convolution's own out-channels).
+        unit_widths: Channels that one group channel stands for in each part (1 for channels).
 
     Example:
         >>> import torch
@@ -107,6 +115,31 @@ class ChannelGroup:
     scales: torch.Tensor = field(repr=False)
     betas: torch.Tensor = field(repr=False)
     members: list[tuple[str, str, list[int]]] = field(default_factory=list, repr=False)
+    parts: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...] = field(default=(), repr=False)
+    unit_widths: tuple[int, ...] = field(default=(1,), repr=False)
+
+    def step(self, round_to: int) -> int:
+        """``round_to`` (channels) in this group's own units: the fewest group channels whose
+        channels are a multiple of ``round_to`` in every part (``round_to`` itself for a group of
+        channels).
+
+        Example:
+            >>> g = ChannelGroup("c", [], 4, [], torch.zeros(0, 4), torch.zeros(0, 4))
+            >>> g.step(8), ChannelGroup("c", [], 4, [], torch.zeros(0, 4), torch.zeros(0, 4),
+            ...                         unit_widths=(4, 16)).step(8)
+            (8, 2)
+        """
+        return math.lcm(*(round_to // math.gcd(round_to, w) for w in self.unit_widths))
+
+    def count(self, n: int) -> int:
+        """Channels that ``n`` group channels stand for (a unit of a grouped convolution holds
+        its input and output channels)."""
+        return n * sum(self.unit_widths) if self.parts else n
+
+    @property
+    def channels(self) -> int:
+        """Channels the group can remove in all: :meth:`count` of its size."""
+        return self.count(self.size)
 
     @property
     def importance(self) -> torch.Tensor:
@@ -253,7 +286,10 @@ def _to_channel_group(
     names: dict[nn.Module, str],
     modules: dict[str, nn.Module],
     selected: set[str],
+    allow: nn.Module | None = None,
 ) -> ChannelGroup | None:
+    """``group`` as a BN-prunable :class:`ChannelGroup`, or ``None``; ``allow`` is the one
+    grouped convolution the caller handles by whole groups (see :mod:`.conv_groups`)."""
     untied = _untied(group, graph)
     if untied is None:
         return None  # tied channels with no layer that holds each one once
@@ -280,8 +316,8 @@ def _to_channel_group(
                 for r, i in zip(root_idxs, item.idxs, strict=True):
                     _place(bn_rows, names[module], size, r, int(i))
         elif isinstance(module, (*_CONV, nn.Linear)):
-            if isinstance(module, _CONV) and module.groups > 1 and not _is_depthwise(module):
-                return None  # grouped convs couple channels in ways masking does not cover
+            if is_grouped_conv(module) and module is not allow:
+                return None  # grouped convs are pruned by whole groups (conv_groups) only
             is_out = _is_out(graph, item)
             key = (names[module], "out" if is_out else "in")
             for r, i in zip(root_idxs, item.idxs, strict=True):
@@ -346,8 +382,10 @@ def channel_groups(
     ``nn.Linear``) and the ``ignored`` modules are never roots. Skipped groups: those with no
     affine BN, and those where masking the coupled BNs would not make the channels exactly 0 for
     every reader (e.g. the residual stream of a pre-activation ResNet that a projection shortcut
-    reads un-normalized, which Network Slimming never prunes either), grouped convolutions, or
-    channels that reach the model output.
+    reads un-normalized, which Network Slimming never prunes either), or channels that reach the
+    model output. A grouped convolution (ResNeXt, RegNet) is pruned by whole groups: its channels
+    form one group per convolution whose channel ``g`` is the convolution's group ``g``
+    (:mod:`slimkit.surgery.conv_groups`), or none when that cannot be exact.
 
     Args:
         model: A CNN with BatchNorm (not modified; its train/eval flags are kept).
@@ -391,10 +429,23 @@ def channel_groups(
             )
             for root, (bn, size, readers) in roots.items()
         ]
+        pending = []
         for group in tp_groups:
+            if any(is_grouped_conv(item.dep.target.module) for item in group.items):
+                pending.append(group)
+                continue
             converted = _to_channel_group(group, graph, names, modules, selected)
             if converted is not None:
                 result.append(converted)
+        result += whole_group_units(
+            pending,
+            lambda g, conv, chosen=selected: _to_channel_group(
+                g, graph, names, modules, chosen, allow=conv
+            ),
+            lambda *spec: _group(*spec, modules),
+            lambda item: _is_out(graph, item),
+            names,
+        )
         if not selection:
             break
         # A BN that the coupled groups cover only in part (e.g. the final BN of a DenseNet,

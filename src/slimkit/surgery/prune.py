@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from slimkit.surgery.conv_groups import is_grouped_conv, whole_groups
 from slimkit.surgery.graph import build_graph, module_names, torch_pruning_errors
 from slimkit.surgery.groups import ChannelGroup, cached_groups, channel_groups
 from slimkit.surgery.selection import ChannelSelect, prune_selected, selection_roots
@@ -121,6 +123,40 @@ def _emptied_layer(graph: tp.DependencyGraph, group: tp.Group, names: dict[nn.Mo
     return "?"
 
 
+def _expand_units(
+    model: nn.Module, removal: Mapping[str, Sequence[int]], example_input: torch.Tensor
+) -> tuple[dict[str, Sequence[int]], list[tuple[nn.Module, list[int]]]]:
+    """Replace each grouped convolution's removed groups (its whole-group units, see
+    :mod:`.conv_groups`) by the channels they hold; also return ``(conv, dropped groups)``."""
+    modules = dict(model.named_modules())
+    unit_roots = [root for root in removal if is_grouped_conv(modules.get(root))]
+    if not unit_roots:
+        return dict(removal), []
+    groups = cached_groups(model) or channel_groups(model, example_input)
+    units = {g.root: g for g in groups if g.parts}
+    expanded = {root: idxs for root, idxs in removal.items() if root not in unit_roots}
+    whole = []
+    for root in unit_roots:
+        if root not in units:
+            raise ValueError(
+                f"removal root {root!r} is a grouped convolution whose groups cannot be removed "
+                "exactly (its channel groups are not BN-prunable or hold another grouped conv)"
+            )
+        unit = units[root]
+        dropped = _check_indices(root, removal[root], unit.size)
+        if not dropped:
+            continue
+        for part_root, per_unit in unit.parts:
+            if part_root in expanded:
+                raise ValueError(
+                    f"removal roots {root!r} and {part_root!r} are coupled in one group; "
+                    "give only one of them"
+                )
+            expanded[part_root] = sorted(c for g in dropped for c in per_unit[g])
+        whole.append((modules[root], dropped))
+    return expanded, whole
+
+
 def prune_channels(
     model: nn.Module, removal: Mapping[str, Sequence[int]], example_input: torch.Tensor
 ) -> nn.Module:
@@ -133,7 +169,8 @@ def prune_channels(
     torchvision ``last_channel``, the zoo's width arguments) are made true again.
 
     Removal is exact (outputs change only by float rounding) when the channels were masked
-    first with :func:`mask_channels`; otherwise it is ordinary structured pruning.
+    first with :func:`mask_channels`; otherwise it is ordinary structured pruning. The root of
+    a grouped convolution's whole-group units is the convolution, and its indices are groups.
 
     Args:
         model: The network; modified in place and returned.
@@ -156,6 +193,7 @@ def prune_channels(
         >>> model.features[0].out_channels, model.features[1].num_features
         (5, 5)
     """
+    removal, whole = _expand_units(model, removal, example_input)
     graph = build_graph(model, example_input)
     modules = dict(model.named_modules())
     plans: list[tuple[nn.Module, list[int], tp.Group]] = []
@@ -210,12 +248,15 @@ def prune_channels(
         isinstance(node.module, (tp.ops._ConcatOp, tp.ops._SplitOp))
         for node in graph.module2node.values()
     )
-    for module, clean, group in plans:
-        with torch_pruning_errors(f"pruning {names[module]!r}"):
-            if shifting:
-                pruner = graph.get_pruner_of_module(module)
-                group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
-            group.prune()
+    with ExitStack() as stack:
+        for conv, dropped in whole:
+            stack.enter_context(whole_groups(conv, dropped))
+        for module, clean, group in plans:
+            with torch_pruning_errors(f"pruning {names[module]!r}"):
+                if shifting:
+                    pruner = graph.get_pruner_of_module(module)
+                    group = graph.get_pruning_group(module, pruner.prune_out_channels, clean)
+                group.prune()
     if selected:
         # Selection roots (BNs read only through channel-wise ops) are not in any pruned group.
         prune_selected(model, {r: i for r, i in selected.items() if i}, roots)

@@ -37,7 +37,7 @@ def _guarded(group: ChannelGroup, chosen: torch.Tensor, keep: int, round_to: int
     is a multiple of ``round_to`` or the whole group."""
     allowed = _removable_order(group, keep)
     picked = [i for i in allowed if bool(chosen[i])]
-    n = allowed_removal(group.size, keep, round_to, len(picked))
+    n = allowed_removal(group.size, keep, group.step(round_to), len(picked))
     return sorted(picked[:n])
 
 
@@ -104,8 +104,9 @@ class MacEstimate:
                 if isinstance(module, nn.Linear):
                     self.dims[name] = (module.in_features, module.out_features, False)
                 else:
-                    depthwise = module.groups == module.in_channels == module.out_channels
-                    self.dims[name] = (module.in_channels, module.out_channels, depthwise)
+                    # depthwise and grouped convs: MACs scale with the kept out-channels
+                    per_out = module.groups > 1
+                    self.dims[name] = (module.in_channels, module.out_channels, per_out)
                 self.removed.setdefault(name, [0, 0])
                 for c, idx in enumerate(row):
                     if idx >= 0:
@@ -113,10 +114,12 @@ class MacEstimate:
             self.hits.append(per_channel)
 
     def _layer(self, name: str) -> float:
-        cin, cout, depthwise = self.dims[name]
+        cin, cout, per_out = self.dims[name]
         rin, rout = self.removed[name]
-        if depthwise:
+        if per_out and cin == cout:  # depthwise: a removed channel leaves both sides
             return self.base[name] * (cout - max(rin, rout)) / cout
+        if per_out:  # grouped: whole groups go, in and out together
+            return self.base[name] * (cout - rout) / cout
         return self.base[name] * (cin - rin) / cin * (cout - rout) / cout
 
     def remove(self, group: int, channels: Sequence[int]) -> float:
@@ -142,7 +145,7 @@ def _blocks(group: ChannelGroup, keep: int, round_to: int) -> list[list[int]]:
     """The group's removable channels cut into the steps that keep a multiple of ``round_to``
     (single channels when ``round_to`` is 1), least important first."""
     order = _removable_order(group, keep)
-    counts = removal_counts(group.size, keep, round_to)
+    counts = removal_counts(group.size, keep, group.step(round_to))
     return [order[a:b] for a, b in zip(counts, counts[1:], strict=False)]
 
 
@@ -165,7 +168,7 @@ def all_removable(
     check_guard(min_channels, min_fraction, round_to)
     removal = {}
     for group in groups:
-        keep = keep_count(group.size, min_channels, min_fraction, round_to)
+        keep = keep_count(group.size, min_channels, min_fraction, group.step(round_to))
         chosen = sorted(i for block in _blocks(group, keep, round_to) for i in block)
         if chosen:
             removal[group.root] = chosen
@@ -197,7 +200,7 @@ def select_budget(
     """
     _require_groups(groups, f"budget {budget.quantity}")
     check_guard(min_channels, min_fraction, round_to)
-    keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in groups]
+    keeps = [keep_count(g.size, min_channels, min_fraction, g.step(round_to)) for g in groups]
     input_size = tuple(int(s) for s in example_input.shape[1:])
     entries = [
         (float(group.importance[block[-1]]), g, pos, block)
@@ -295,7 +298,7 @@ def select_channels(
     )
     if rule != "zeros":
         _require_groups(groups, f"rule {rule!r}")
-    keeps = [keep_count(g.size, min_channels, min_fraction, round_to) for g in groups]
+    keeps = [keep_count(g.size, min_channels, min_fraction, g.step(round_to)) for g in groups]
     if rule == "macs":
         assert model is not None and example_input is not None and macs_target is not None
         initial = float(count_macs(model, tuple(int(s) for s in example_input.shape[1:])))
