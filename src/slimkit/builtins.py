@@ -83,6 +83,7 @@ DATASETS.declare("digits", "slimkit.data.digits:load_digits_splits", description
 DATASETS.declare("imagefolder", "slimkit.data.imagefolder:load_imagefolder", description="your own images: root/train/<class>/*.png and root/test|val/...")
 DATASETS.declare("mrl_eyes", "slimkit.data.mrl_eyes:mrl_eyes", description="MRL eye images, open/closed; root= required")
 DATASETS.declare("npz", "slimkit.data.npz:load_npz", description="your own arrays: root=DIR with train.npz/test.npz, or one .npz file")
+DATASETS.declare("synthetic_eyes", "slimkit.data.synthetic_eyes:load_synthetic_eyes", description="rendered eye crops with exact openness (slimkit.eye), ir/visible grey; no files")
 DATASETS.declare("shapes", "slimkit.data.shapes:load_shapes", description="procedural rectangles/ellipses/triangles in COCO format (no download)")
 
 # -- penalties --------------------------------------------------------------------------------
