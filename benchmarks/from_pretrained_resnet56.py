@@ -1,28 +1,30 @@
-"""Compress the pretrained ResNet-56 (93.39 %) with every method, as the literature does.
+"""Compress the pretrained ResNet-56 (93.39 %) with every method, each tuned on a val split.
 
 Start: akamaster's CIFAR-10 ResNet-56 (option-A shortcuts, ImageNet normalization) from
 ``../shared/weights``. Each method gets the same budget on the same class-balanced CIFAR-10
-training subset:
+training subset (a validation split of ``--val-per-class`` images per class is carved out of the
+training set first):
 
 1. ``--sparse-epochs`` epochs of its own regularized training from the pretrained weights
    (cosine from ``--sparse-lr``);
 2. pruning to the same MACs target, ``--reduction`` x fewer MACs than the dense model
    (``select_channels(..., "macs")`` for slimkit's methods: the lowest-|γ| coupled channels go
    first, so proximal methods lose their exact zeros first; Torch-Pruning's own global iterative
-   pruner for its methods);
+   pruner for its methods; TRP's spatial factorization at the same target);
 3. ``--ft-epochs`` epochs of fine-tuning (cosine from ``--ft-lr``), identical for every method.
 
-Methods: NS ℓ1 (subgradient), proximal ℓ1 and proximal transformed ℓ1 (slimkit ``bn_sparsity``);
-TRP + nuclear norm (slimkit ``trp``, then the spatial factorization at the same MACs target);
-Torch-Pruning ``BNScalePruner`` and ``GroupNormPruner`` (their regularizer during step 1, then
-their pruner). For every method the option-A model is first converted exactly to option B
-(``shortcut_a_to_b``: identity 1x1 conv + BN, as slimkit's ``prune`` stage does), because a
-dependency graph cannot follow the zero-padding shortcut. Top-1 is on the full 10,000-image test set,
-before and after fine-tuning; params, MACs and ONNX Runtime latency at batch 1 and 32.
+Each method's one hyperparameter (λ for NS and proximal slimming, ``reg`` for Torch-Pruning, the
+nuclear weight for TRP) is chosen by an Optuna grid sweep with the same number of trials, on a
+smaller subset (``--sweep-per-class``), scored by top-1 on the validation split; NS also runs at
+its paper λ (1e-4). "dense, same total epochs" fine-tunes the pretrained model for the same epochs
+without a regularizer. For every method the option-A model is first converted exactly to option B
+(``shortcut_a_to_b``), because a dependency graph cannot follow the zero-padding shortcut. Top-1 is
+on the test set (used for the final rows only); params, MACs and ONNX Runtime latency at batch 1
+and 32.
 
 Command:
-    .venv/bin/python benchmarks/from_pretrained_resnet56.py [--per-class 500]
-        [--sparse-epochs 4] [--ft-epochs 4] [--reduction 2.0]
+    nice .venv/bin/python benchmarks/from_pretrained_resnet56.py [--per-class 300]
+        [--sparse-epochs 3] [--ft-epochs 3] [--reduction 2.0]
 
 Writes ``benchmarks/results/from_pretrained_resnet56.{json,md}`` after every method.
 """
@@ -30,7 +32,6 @@ Writes ``benchmarks/results/from_pretrained_resnet56.{json,md}`` after every met
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from typing import Any
 
@@ -41,6 +42,7 @@ from harness import (
     Bench,
     Results,
     TorchPruningRegularizer,
+    grid_sweep,
     make_tp_pruner,
     speedups,
     tp_prune,
@@ -91,50 +93,59 @@ def slimkit_prune(model: nn.Module, fraction: float, input_size: tuple, round_to
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=500)
-    parser.add_argument("--sparse-epochs", type=int, default=4)
-    parser.add_argument("--ft-epochs", type=int, default=4)
+    parser.add_argument("--per-class", type=int, default=300)
+    parser.add_argument("--val-per-class", type=int, default=200)
+    parser.add_argument("--sparse-epochs", type=int, default=3)
+    parser.add_argument("--ft-epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--sparse-lr", type=float, default=0.02)
     parser.add_argument("--ft-lr", type=float, default=0.01)
     parser.add_argument("--reduction", type=float, default=2.0)
-    parser.add_argument("--lam", type=float, default=0.05, help="λ of NS / proximal slimming")
+    parser.add_argument("--ns-paper-lam", type=float, default=1e-4, help="NS paper λ (CIFAR)")
+    parser.add_argument(
+        "--grid", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 5e-2],
+        help="λ / reg values every slimming and Torch-Pruning sweep tries",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trp-grid", type=float, nargs="+", default=[3e-5, 3e-4, 3e-3, 3e-2],
+        help="TRP nuclear-norm weights (as many trials as the other sweeps)",
+    )  # fmt: skip
+    parser.add_argument("--sweep-per-class", type=int, default=100)
+    parser.add_argument("--sweep-sparse-epochs", type=int, default=2)
+    parser.add_argument("--sweep-ft-epochs", type=int, default=1)
     parser.add_argument("--prox-beta", type=float, default=10.0)
     parser.add_argument("--tl1-a", type=float, default=1.0)
-    parser.add_argument("--tp-bn-reg", type=float, default=0.05)
-    parser.add_argument("--tp-group-reg", type=float, default=0.02)
     parser.add_argument("--trp-energy", type=float, default=0.9)
     parser.add_argument("--trp-period", type=int, default=5)
-    parser.add_argument("--trp-nuclear", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--round-to",
-        type=int,
-        default=1,
-        help="kept channels per group: a multiple of this (results get a _round<N> suffix)",
+        "--round-to", type=int, default=8, help="kept channels per group: a multiple of this"
     )
     parser.add_argument("--test-per-class", type=int, default=None, help="(smoke runs only)")
     parser.add_argument("--only", nargs="*", default=None, help="run only these methods")
+    parser.add_argument("--tag", default="", help="write from_pretrained_resnet56_<tag>.*")
     args = parser.parse_args()
     if not WEIGHTS.is_file():
         raise SystemExit(f"error: {WEIGHTS} not found (../shared/weights ships beside the repo)")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    bench = Bench(
-        "cifar10",
-        per_class=args.per_class,
-        batch_size=args.batch_size,
-        threads=args.threads,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        test_per_class=args.test_per_class,
-    )
+
+    def make_bench(per_class: int) -> Bench:
+        return Bench(
+            "cifar10", per_class=per_class, batch_size=args.batch_size, threads=args.threads,
+            mean=IMAGENET_MEAN, std=IMAGENET_STD, test_per_class=args.test_per_class,
+            val_per_class=args.val_per_class,
+        )  # fmt: skip
+
+    bench, sweep_bench = make_bench(args.per_class), make_bench(args.sweep_per_class)
     results = Results(
-        "from_pretrained_resnet56" + (f"_round{args.round_to}" if args.round_to > 1 else ""),
+        "from_pretrained_resnet56" + (f"_{args.tag}" if args.tag else ""),
         {
             **vars(args),
             "weights": str(WEIGHTS.relative_to(REPO.parent)),
             "train_images": len(bench.data.train),
+            "val_images": len(bench.val_data),
+            "sweep_images": len(sweep_bench.data.train),
             "test_images": len(bench.data.test),
             "torch_pruning": tp.__version__,
             "published_reference": PUBLISHED_TP,
@@ -142,57 +153,19 @@ def main() -> None:
         render,
     )
     size = bench.input_size
-
     dense = pretrained()
     print("== dense (pretrained)", flush=True)
     reference = {"method": "dense (pretrained, no training)", **bench.measure(dense)}
     reference["top1"] = bench.top1(dense)
     results.add(reference)
-    target = int(reference["macs"] / args.reduction)
-    print(f"== target MACs {target:,} ({args.reduction}x)", flush=True)
-
-    def run(label: str, terms_for, prune) -> None:
-        if args.only is not None and label not in args.only:
-            return
-        print(f"== {label}", flush=True)
-        model = shortcut_a_to_b(pretrained())
-        terms, state = terms_for(model)
-        start = time.perf_counter()
-        sparse_seconds = bench.train(model, args.sparse_epochs, terms, args.sparse_lr, 0)
-        sparse_top1 = bench.top1(model)
-        extra = prune(model, state)
-        pruned_top1 = bench.top1(model)
-        ft_seconds = bench.train(model, args.ft_epochs, [], args.ft_lr, 1)
-        row = {
-            "method": label,
-            "top1_sparse": sparse_top1,
-            "top1_before_ft": pruned_top1,
-            "top1": bench.top1(model),
-            "sparse_seconds": round(sparse_seconds, 1),
-            "ft_seconds": round(ft_seconds, 1),
-            "total_seconds": round(time.perf_counter() - start, 1),
-            **extra,
-            **bench.measure(model),
-        }
-        results.add(row)
-        speedups(results.rows, reference)
-        results.save()
-        print(
-            f"== {label}: top-1 {row['top1']:.4f} (before FT {pruned_top1:.4f}), "
-            f"MACs {row['macs']:,}",
-            flush=True,
-        )
+    fraction = 1.0 / args.reduction
 
     def slimming(method: str, penalty: str, kwargs: dict) -> Any:
-        def terms_for(model: nn.Module) -> tuple[list[TrainingTerm], Any]:
+        def terms_for(model: nn.Module, lam: float) -> tuple[list[TrainingTerm], Any]:
             cfg = BNSparsityConfig(
-                method=method,
-                penalty=penalty,
-                penalty_kwargs=kwargs,
-                lam=args.lam,
-                beta=args.prox_beta,
-                xi_init="gamma",
-            )
+                method=method, penalty=penalty, penalty_kwargs=kwargs, lam=lam,
+                beta=args.prox_beta, xi_init="gamma",
+            )  # fmt: skip
             term = BNScaleSparsity(cfg, model)
             return [term], term
 
@@ -200,68 +173,111 @@ def main() -> None:
 
     def prune_slimkit(model: nn.Module, term: BNScaleSparsity) -> dict[str, Any]:
         zeros = int((term.sparse_vector(model) == 0).sum())
-        removed = slimkit_prune(model, target / reference["macs"], size, args.round_to)
+        removed = slimkit_prune(model, fraction, size, args.round_to)
         return {"exact_zero_scales": zeros, "channels_removed": removed}
 
-    run("NS ℓ1 (subgradient)", slimming("subgradient", "l1", {}), prune_slimkit)
-    run("proximal ℓ1", slimming("proximal", "l1", {}), prune_slimkit)
-    run("proximal tℓ1", slimming("proximal", "tl1", {"a": args.tl1_a}), prune_slimkit)
-
-    def torch_pruning(pruner_cls: Any, importance: Any, reg: float) -> Any:
-        def terms_for(model: nn.Module) -> tuple[list[TrainingTerm], Any]:
+    def torch_pruning(pruner_cls: Any, importance: Any) -> Any:
+        def terms_for(model: nn.Module, reg: float) -> tuple[list[TrainingTerm], Any]:
             pruner = make_tp_pruner(
-                model, importance, pruner_cls, reg, size, [model.fc], round_to=args.round_to
-            )
+                model, importance, pruner_cls, reg, size, [model.fc], steps=300,
+                round_to=args.round_to,
+            )  # fmt: skip
             return [TorchPruningRegularizer(pruner)], pruner
 
         return terms_for
 
     def prune_tp(model: nn.Module, pruner: Any) -> dict[str, Any]:
         model.cpu().eval()
-        before = copy.deepcopy(model)
-        tp_prune(model, pruner, target, size)
-        removed = sum(
-            a.out_channels - b.out_channels
-            for a, b in zip(before.modules(), model.modules(), strict=True)
-            if isinstance(a, nn.Conv2d)
-        )
-        return {"channels_removed": removed}
+        tp_prune(model, pruner, int(fraction * reference["macs"]), size)
+        return {}
 
-    run(
-        "Torch-Pruning BNScalePruner",
-        torch_pruning(tp.pruner.BNScalePruner, tp.importance.BNScaleImportance(), args.tp_bn_reg),
-        prune_tp,
-    )
-    run(
-        "Torch-Pruning GroupNormPruner",
-        torch_pruning(
-            tp.pruner.GroupNormPruner,
-            tp.importance.GroupMagnitudeImportance(p=2),
-            args.tp_group_reg,
-        ),
-        prune_tp,
-    )
-
-    def trp_terms(model: nn.Module) -> tuple[list[TrainingTerm], Any]:
-        cfg = TRPConfig(energy=args.trp_energy, period=args.trp_period, nuclear=args.trp_nuclear)
+    def trp_terms(model: nn.Module, nuclear: float) -> tuple[list[TrainingTerm], Any]:
+        cfg = TRPConfig(energy=args.trp_energy, period=args.trp_period, nuclear=nuclear)
         return [TrainedRankPruning(cfg, model)], None
 
     def factorize(model: nn.Module, _: Any) -> dict[str, Any]:
         model.cpu().eval()
         plan = plan_factorization(
-            model,
-            size,
-            rule="macs",
-            macs_target=target / reference["macs"],
-            rank_multiple=16,
-            max_cost_ratio=0.8,
+            model, size, rule="macs", macs_target=fraction, rank_multiple=16, max_cost_ratio=0.8
         )
         factorize_model(model, plan.ranks, "spatial")
         return {"factorized_layers": len(plan.ranks)}
 
-    run("TRP + nuclear (factorize)", trp_terms, factorize)
+    def no_terms(model: nn.Module, _: float) -> tuple[list[TrainingTerm], Any]:
+        return [], None
+
+    def keep(model: nn.Module, _: Any) -> dict[str, Any]:
+        return {}
+
+    grid, trp_grid = args.grid, args.trp_grid
+    methods = [
+        ("dense, same total epochs", no_terms, keep, None),
+        (f"NS ℓ1 at the paper λ {args.ns_paper_lam:g}", slimming("subgradient", "l1", {}),
+         prune_slimkit, [args.ns_paper_lam]),
+        ("NS ℓ1 (subgradient), λ swept", slimming("subgradient", "l1", {}), prune_slimkit, grid),
+        ("proximal ℓ1", slimming("proximal", "l1", {}), prune_slimkit, grid),
+        ("proximal tℓ1", slimming("proximal", "tl1", {"a": args.tl1_a}), prune_slimkit, grid),
+        ("Torch-Pruning BNScalePruner",
+         torch_pruning(tp.pruner.BNScalePruner, tp.importance.BNScaleImportance()), prune_tp, grid),
+        ("Torch-Pruning GroupNormPruner",
+         torch_pruning(tp.pruner.GroupNormPruner, tp.importance.GroupMagnitudeImportance(p=2)),
+         prune_tp, grid),
+        ("TRP + nuclear (factorize)", trp_terms, factorize, trp_grid),
+    ]  # fmt: skip
+
+    def once(b: Bench, terms_for, prune, hyper: float, sparse: int, ft: int, score) -> dict:
+        model = shortcut_a_to_b(pretrained())
+        terms, state = terms_for(model, hyper)
+        start = time.perf_counter()
+        b.train(model, sparse, terms, args.sparse_lr, 0)
+        top1_sparse = score(model)
+        extra = prune(model, state)
+        before_ft = score(model)
+        if ft:
+            b.train(model, ft, [], args.ft_lr, 1)
+        return {
+            "score": score(model), "top1_sparse": top1_sparse, "top1_before_ft": before_ft,
+            "total_seconds": round(time.perf_counter() - start, 1), "model": model, **extra,
+        }  # fmt: skip
+
+    sweeps: dict[str, Any] = {}
+    for label, terms_for, prune, values in methods:
+        if args.only is not None and label not in args.only:
+            continue
+        print(f"== {label}", flush=True)
+        hyper = 0.0
+        if values and len(values) > 1:
+
+            def objective(v: float, terms_for=terms_for, prune=prune) -> dict[str, Any]:
+                out = once(
+                    sweep_bench, terms_for, prune, v, args.sweep_sparse_epochs,
+                    args.sweep_ft_epochs, sweep_bench.val_top1,
+                )  # fmt: skip
+                return {k: x for k, x in out.items() if k != "model"}
+
+            sweeps[label] = grid_sweep(objective, values, label)
+            hyper = sweeps[label]["best"]
+        elif values:
+            hyper = values[0]
+        if label.startswith("dense"):
+            model = pretrained()
+            start = time.perf_counter()
+            bench.train(model, args.sparse_epochs + args.ft_epochs, [], args.sparse_lr, 0)
+            out = {"score": bench.top1(model), "model": model,
+                   "total_seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
+        else:
+            out = once(
+                bench, terms_for, prune, hyper, args.sparse_epochs, args.ft_epochs, bench.top1
+            )
+        model = out.pop("model")
+        row = {"method": label, "hyper": hyper if values else None, **out, "top1": out["score"]}
+        row.update(bench.measure(model))
+        results.add(row)
+        speedups(results.rows, reference)
+        results.save(sweeps=sweeps)
+        print(f"== {label}: top-1 {row['top1']:.4f}, MACs {row['macs']:,}", flush=True)
     speedups(results.rows, reference)
-    results.save()
+    results.save(sweeps=sweeps)
     print(render(results.data))
 
 
@@ -276,16 +292,19 @@ def render(result: dict[str, Any]) -> str:
         f"{s['sparse_lr']}) on {s['train_images']:,} training images ({s['per_class']} per "
         f"class), pruning to {s['reduction']}x fewer MACs, then {s['ft_epochs']} fine-tuning "
         f"epochs (cosine from lr {s['ft_lr']}); batch {s['batch_size']}, SGD momentum 0.9, wd "
-        f"1e-4. λ {s['lam']} for NS and proximal slimming (β {s['prox_beta']}, tℓ1 a "
-        f"{s['tl1_a']}); Torch-Pruning reg {s['tp_bn_reg']} (BNScale) / {s['tp_group_reg']} "
-        f"(GroupNorm). Kept channels per group: a multiple of {s.get('round_to', 1)} "
+        f"1e-4; proximal β {s['prox_beta']}, tℓ1 a {s['tl1_a']}. Each method's λ / reg (TRP: "
+        f"nuclear weight) is chosen by an Optuna grid sweep with {len(s['grid'])} trials on "
+        f"{s['sweep_images']:,} training images ({s['sweep_sparse_epochs']} + "
+        f"{s['sweep_ft_epochs']} epochs), scored by top-1 on a {s['val_images']:,}-image "
+        f"validation split carved from the training set; NS also runs at its paper λ. "
+        f"Kept channels per group: a multiple of {s.get('round_to', 1)} "
         f"(slimkit's and Torch-Pruning's round_to). Top-1 on {s['test_images']:,} test images; ONNX Runtime on "
         f"{s['threads']} CPU threads; torch {s['torch']}, torch-pruning {s['torch_pruning']}. "
         f"Total {result.get('total_seconds', 0) / 60:.1f} min.",
         "",
-        "| method | top-1 after FT | top-1 before FT | top-1 after sparse training | params | "
-        "MACs | MACs reduction | ORT bs1 ms | ORT bs32 ms | ORT speed-up bs32 | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| method | λ / reg | top-1 after FT | top-1 before FT | top-1 after sparse training | "
+        "params | MACs | MACs reduction | ORT bs1 ms | ORT bs32 ms | ORT speed-up bs32 | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def pct(v: float | None) -> str:
@@ -293,19 +312,23 @@ def render(result: dict[str, Any]) -> str:
 
     for r in result["rows"]:
         lat = r["latency_ms"]
+        hyper = "" if r.get("hyper") is None else f"{r['hyper']:g}"
         lines.append(
-            f"| {r['method']} | {pct(r['top1'])} | {pct(r.get('top1_before_ft'))} | "
+            f"| {r['method']} | {hyper} | "
+            f"{pct(r['top1'])} | {pct(r.get('top1_before_ft'))} | "
             f"{pct(r.get('top1_sparse'))} | {r['params']:,} | {r['macs'] / 1e6:.1f} M | "
             f"{r.get('macs_reduction', 1.0):.2f}x | {lat['ort_bs1']:.2f} | {lat['ort_bs32']:.1f} | "
             f"{r.get('ort_speedup_bs32', 1.0):.2f}x | {r.get('total_seconds', '')} |"
         )
     lines += [
-        f"| {p['method']} | {p['top1']:.2f} | {p['top1_before']:.2f} (dense) | | | | "
+        f"| {p['method']} | | {p['top1']:.2f} | {p['top1_before']:.2f} (dense) | | | | "
         f"{p['macs_reduction']:.2f}x | | | | |",
         "",
-        f"Command: `{result['command']}`",
-        "",
     ]
+    for label, sw in result.get("sweeps", {}).items():
+        cells = ", ".join(f"{t['hyper']:g}: {100 * t['score']:.2f}" for t in sw["trials"])
+        lines.append(f"- sweep {label} (val top-1): {cells}; chosen {sw['best']:g}")
+    lines += ["", f"Command: `{result['command']}`", ""]
     return "\n".join(lines)
 
 

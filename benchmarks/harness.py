@@ -183,6 +183,36 @@ def interleaved_latency(
         )  # fmt: skip
 
 
+def grid_sweep(
+    objective: Callable[[float], dict[str, Any]], grid: Sequence[float], label: str
+) -> dict[str, Any]:
+    """Optuna grid search of one hyperparameter: ``objective(value)`` returns a dict with the
+    validation ``score`` (higher is better) and anything else worth recording. Every value of
+    ``grid`` is tried once, so every method of a benchmark gets the same number of trials.
+
+    Returns:
+        ``{"best": value, "trials": [objective's dicts with "hyper", sorted by value]}``.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials: list[dict[str, Any]] = []
+
+    def run(trial: Any) -> float:
+        value = trial.suggest_float("hyper", min(grid), max(grid), log=True)
+        out = {"hyper": value, **objective(value)}
+        trials.append(out)
+        print(f"   sweep {label} {value:g}: val score {out['score']:.4f}", flush=True)
+        return out["score"]
+
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.GridSampler({"hyper": list(grid)}, seed=0)
+    )
+    study.optimize(run, n_trials=len(grid))
+    trials.sort(key=lambda t: t["hyper"])
+    return {"best": study.best_params["hyper"], "trials": trials}
+
+
 def cpu_simd() -> list[str]:
     """The SIMD extensions of this CPU that decide ONNX Runtime's convolution channel block
     (AVX2: 8 channels, AVX-512: 16)."""

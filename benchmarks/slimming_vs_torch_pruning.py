@@ -50,6 +50,7 @@ from harness import (
     Results,
     TorchPruningRegularizer,
     cpu_simd,
+    grid_sweep,
     interleaved_latency,
     make_tp_pruner,
     speedups,
@@ -200,24 +201,15 @@ def run_method(
 def sweep(sweep_bench: SlimmingBench, method: Method, grid: list[float]) -> dict[str, Any]:
     """Optuna grid search of the method's hyperparameter, scored on the val split."""
     a = sweep_bench.args
-    trials: list[dict[str, Any]] = []
 
-    def objective(trial: optuna.Trial) -> float:
-        hyper = trial.suggest_float("hyper", min(grid), max(grid), log=True)
+    def objective(hyper: float) -> dict[str, Any]:
         out = run_method(
             sweep_bench, method, hyper, epochs=a.sweep_epochs, ft_epochs=a.sweep_ft_epochs,
             target_fraction=a.macs_fraction, seed=0, score=sweep_bench.val_top1,
         )  # fmt: skip
-        trials.append({k: v for k, v in out.items() if not k.endswith("model")})
-        print(f"   sweep {method.label} {hyper:g}: val top-1 {out['score']:.4f}", flush=True)
-        return out["score"]
+        return {k: v for k, v in out.items() if not k.endswith("model")}
 
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.GridSampler({"hyper": grid}, seed=0)
-    )
-    study.optimize(objective, n_trials=len(grid))
-    trials.sort(key=lambda t: t["hyper"])
-    return {"best": study.best_params["hyper"], "trials": trials}
+    return grid_sweep(objective, grid, method.label)
 
 
 def main() -> None:
@@ -258,7 +250,6 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as slimkit runs do (runtime.flush_denormal)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     bench = SlimmingBench(args)
     sweep_bench = SlimmingBench(
         argparse.Namespace(**{**vars(args), "per_class": args.sweep_per_class})
