@@ -42,6 +42,7 @@ from harness import (
     Bench,
     Results,
     TorchPruningRegularizer,
+    add_sweep_arguments,
     grid_sweep,
     make_tp_pruner,
     speedups,
@@ -102,17 +103,11 @@ def main() -> None:
     parser.add_argument("--ft-lr", type=float, default=0.01)
     parser.add_argument("--reduction", type=float, default=2.0)
     parser.add_argument("--ns-paper-lam", type=float, default=1e-4, help="NS paper λ (CIFAR)")
-    parser.add_argument(
-        "--grid", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2, 5e-2],
-        help="λ / reg values every slimming and Torch-Pruning sweep tries",
-    )  # fmt: skip
+    add_sweep_arguments(parser, grid=[1e-4, 1e-3, 1e-2, 5e-2], per_class=100, epochs=2)
     parser.add_argument(
         "--trp-grid", type=float, nargs="+", default=[3e-5, 3e-4, 3e-3, 3e-2],
         help="TRP nuclear-norm weights (as many trials as the other sweeps)",
     )  # fmt: skip
-    parser.add_argument("--sweep-per-class", type=int, default=100)
-    parser.add_argument("--sweep-sparse-epochs", type=int, default=2)
-    parser.add_argument("--sweep-ft-epochs", type=int, default=1)
     parser.add_argument("--prox-beta", type=float, default=10.0)
     parser.add_argument("--tl1-a", type=float, default=1.0)
     parser.add_argument("--trp-energy", type=float, default=0.9)
@@ -250,7 +245,7 @@ def main() -> None:
 
             def objective(v: float, terms_for=terms_for, prune=prune) -> dict[str, Any]:
                 out = once(
-                    sweep_bench, terms_for, prune, v, args.sweep_sparse_epochs,
+                    sweep_bench, terms_for, prune, v, args.sweep_epochs,
                     args.sweep_ft_epochs, sweep_bench.val_top1,
                 )  # fmt: skip
                 return {k: x for k, x in out.items() if k != "model"}
@@ -294,7 +289,7 @@ def render(result: dict[str, Any]) -> str:
         f"epochs (cosine from lr {s['ft_lr']}); batch {s['batch_size']}, SGD momentum 0.9, wd "
         f"1e-4; proximal β {s['prox_beta']}, tℓ1 a {s['tl1_a']}. Each method's λ / reg (TRP: "
         f"nuclear weight) is chosen by an Optuna grid sweep with {len(s['grid'])} trials on "
-        f"{s['sweep_images']:,} training images ({s['sweep_sparse_epochs']} + "
+        f"{s['sweep_images']:,} training images ({s['sweep_epochs']} + "
         f"{s['sweep_ft_epochs']} epochs), scored by top-1 on a {s['val_images']:,}-image "
         f"validation split carved from the training set; NS also runs at its paper λ. "
         f"Kept channels per group: a multiple of {s.get('round_to', 1)} "

@@ -183,6 +183,20 @@ def interleaved_latency(
         )  # fmt: skip
 
 
+def add_sweep_arguments(
+    parser: Any, *, grid: Sequence[float], per_class: int, epochs: int, ft_epochs: int = 1
+) -> None:
+    """The sweep options every tuned benchmark shares: ``--grid`` (the values each method's
+    sweep tries), ``--sweep-per-class``, ``--sweep-epochs`` and ``--sweep-ft-epochs``."""
+    parser.add_argument(
+        "--grid", type=float, nargs="+", default=list(grid),
+        help="the λ / reg values every method's sweep tries (the same trials for every method)",
+    )  # fmt: skip
+    parser.add_argument("--sweep-per-class", type=int, default=per_class)
+    parser.add_argument("--sweep-epochs", type=int, default=epochs)
+    parser.add_argument("--sweep-ft-epochs", type=int, default=ft_epochs)
+
+
 def grid_sweep(
     objective: Callable[[float], dict[str, Any]], grid: Sequence[float], label: str
 ) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from harness import (
     Bench,
     Results,
     TorchPruningRegularizer,
+    add_sweep_arguments,
     cpu_simd,
     grid_sweep,
     interleaved_latency,
@@ -225,13 +226,7 @@ def main() -> None:
     parser.add_argument("--prox-beta", type=float, default=10.0)
     parser.add_argument("--macs-fraction", type=float, default=0.48)
     parser.add_argument("--round-to", type=int, default=8)
-    parser.add_argument(
-        "--grid", type=float, nargs="+", default=[3.2e-4, 1.8e-3, 1e-2, 5.6e-2],
-        help="the λ / reg values every method's sweep tries",
-    )  # fmt: skip
-    parser.add_argument("--sweep-per-class", type=int, default=250)
-    parser.add_argument("--sweep-epochs", type=int, default=3)
-    parser.add_argument("--sweep-ft-epochs", type=int, default=1)
+    add_sweep_arguments(parser, grid=[3.2e-4, 1.8e-3, 1e-2, 5.6e-2], per_class=250, epochs=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--latency-rounds", type=int, default=5)
