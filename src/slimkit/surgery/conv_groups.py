@@ -28,9 +28,14 @@ from torch import nn
 if TYPE_CHECKING:
     from slimkit.surgery.groups import ChannelGroup
 
-__all__ = ["is_grouped_conv", "whole_group_units", "whole_groups"]
+__all__ = ["is_depthwise", "is_grouped_conv", "whole_group_units", "whole_groups"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def is_depthwise(module: nn.Module) -> bool:
+    """A convolution with one group per channel (``groups == in == out``)."""
+    return isinstance(module, _CONV) and module.groups == module.in_channels == module.out_channels
 
 
 def is_grouped_conv(module: nn.Module) -> bool:
@@ -40,12 +45,7 @@ def is_grouped_conv(module: nn.Module) -> bool:
         >>> is_grouped_conv(nn.Conv2d(8, 8, 3, groups=4)), is_grouped_conv(nn.Conv2d(8, 8, 3, groups=8))
         (True, False)
     """
-    depthwise = (
-        getattr(module, "groups", 1)
-        == getattr(module, "in_channels", 0)
-        == getattr(module, "out_channels", -1)
-    )
-    return isinstance(module, _CONV) and module.groups > 1 and not depthwise
+    return isinstance(module, _CONV) and module.groups > 1 and not is_depthwise(module)
 
 
 def _units(group: ChannelGroup, conv_name: str, dim: str, width: int, n: int) -> list[list[int]]:

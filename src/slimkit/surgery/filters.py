@@ -47,6 +47,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from slimkit.surgery.conv_groups import is_grouped_conv
 from slimkit.surgery.graph import out_channel_groups
 from slimkit.surgery.groups import (
     _CONV,
@@ -127,7 +128,7 @@ def _to_filter_group(
             if _zeroing_bn(module):
                 zeroing.add(node)
         elif isinstance(module, (*_CONV, nn.Linear)):
-            if isinstance(module, _CONV) and module.groups > 1 and not _is_depthwise(module):
+            if is_grouped_conv(module):
                 return None  # grouped convs couple channels in ways filters do not describe
             if _is_depthwise(module) or graph.is_out_channel_pruning_fn(item.dep.handler):
                 writers.setdefault(names[module], _rows(item, size))

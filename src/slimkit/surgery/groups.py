@@ -21,6 +21,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from slimkit.surgery.conv_groups import is_depthwise as _is_depthwise
 from slimkit.surgery.conv_groups import is_grouped_conv, whole_group_units
 from slimkit.surgery.graph import out_channel_groups
 from slimkit.surgery.selection import ChannelSelect, selection_roots
@@ -134,7 +135,7 @@ class ChannelGroup:
     def count(self, n: int) -> int:
         """Channels that ``n`` group channels stand for (a unit of a grouped convolution holds
         its input and output channels)."""
-        return n * sum(self.unit_widths) if self.parts else n
+        return n * sum(self.unit_widths)
 
     @property
     def channels(self) -> int:
@@ -210,10 +211,6 @@ def _stays_zero(node: tp.Node, zeroing: set, members: set, memo: dict) -> bool:
 
 def _is_module(node: tp.Node) -> bool:
     return not isinstance(node.module, (tp.ops._ElementWiseOp, *_INDEX_OPS))
-
-
-def _is_depthwise(module: nn.Module) -> bool:
-    return isinstance(module, _CONV) and module.groups == module.in_channels == module.out_channels
 
 
 def _is_out(graph: tp.DependencyGraph, item: Any) -> bool:
