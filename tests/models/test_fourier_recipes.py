@@ -37,7 +37,7 @@ def test_digits_afidaf_recipe(tmp_path: Path) -> None:
     assert measure["latency_ms"]["ort_bs1"] > 0
 
 
-@pytest.mark.slow  # about 2 min on 2 cores
+@pytest.mark.slow  # about 3 min on 2 cores
 def test_digits_afidaf_slim_int8_recipe(tmp_path: Path) -> None:
     out = tmp_path / "run"
     report = _run("digits_afidaf_slim_int8.yaml", out)
@@ -45,8 +45,8 @@ def test_digits_afidaf_slim_int8_recipe(tmp_path: Path) -> None:
     dense = report["initial"]["macs"]
     assert abs(prune["macs_after"] / dense - 0.75) < 0.05  # the λ controller's target: 0.750
     assert quant["quantized_layers"] > 0
-    assert finetune["top1"] >= 0.88  # measured 0.927 (0.924 before the conv MLP)
-    assert faqd["top1"] >= 0.75  # measured 0.869 (its teacher, the sparse-stage model: 0.873)
+    assert finetune["top1"] >= 0.85  # measured 0.880 (2026-12-03: 8 epochs; 4 gave 0.844)
+    assert faqd["top1"] >= 0.80  # measured 0.849 (its teacher, the sparse-stage model: 0.880)
     assert export["qdq_nodes"] > 0 and export["argmax_agreement"] >= 0.95
     ops = {n.op_type for n in onnx.load(str(out / export["onnx"])).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
