@@ -81,6 +81,7 @@ DATASETS.declare("coco", "slimkit.data.coco:load_coco", description="any COCO-fo
 DATASETS.declare("coco128", "slimkit.data.coco:load_coco128", description="COCO128 (128 train / val images, 80 categories, VOC label maps), letterboxed")
 DATASETS.declare("digits", "slimkit.data.digits:load_digits_splits", description="scikit-learn 8x8 digits upsampled to 3x32x32 (1347 train / 450 test)")
 DATASETS.declare("imagefolder", "slimkit.data.imagefolder:load_imagefolder", description="your own images: root/train/<class>/*.png and root/test|val/...")
+DATASETS.declare("eye_mix", "slimkit.data.eye_mix:load_eye_mix", description="synthetic eyes (exact openness) + real cew_eyes/mrl_eyes open/closed + a monotonicity sweep; targets [value, domain, identity]")
 DATASETS.declare("mrl_eyes", "slimkit.data.mrl_eyes:mrl_eyes", description="MRL eye images, open/closed; root= required")
 DATASETS.declare("npz", "slimkit.data.npz:load_npz", description="your own arrays: root=DIR with train.npz/test.npz, or one .npz file")
 DATASETS.declare("synthetic_eyes", "slimkit.data.synthetic_eyes:load_synthetic_eyes", description="rendered eye crops with exact openness (slimkit.eye), ir/visible grey; no files")
@@ -130,5 +131,6 @@ _TC = "slimkit.tasks.config"
 TASKS.declare("classification", config=f"{_TC}:ClassificationTaskConfig", build="slimkit.tasks.classification:build_classification")
 TASKS.declare("regression", config=f"{_TC}:RegressionTaskConfig", build="slimkit.tasks.regression:build_regression")
 TASKS.declare("detection", config=f"{_TC}:DetectionTaskConfig", build="slimkit.tasks.detection:build_detection")
+TASKS.declare("eye_openness", config=f"{_TC}:EyeOpennessTaskConfig", build="slimkit.tasks.eye:build_eye_openness")
 TASKS.declare("segmentation", config=f"{_TC}:SegmentationTaskConfig", build="slimkit.tasks.segmentation:build_segmentation")
 # fmt: on

@@ -8,6 +8,7 @@ Commands::
     slimkit export ARTIFACT --onnx FILE
     slimkit measure ARTIFACT [--batch-sizes 1 32] [--threads N] [--json]
     slimkit report RUN_DIR
+    slimkit predict RUN_DIR_OR_ARTIFACT IMAGE... [--onnx] [--json]
     slimkit compare RUN_DIR... [--out DIR] [--baseline RUN_DIR_OR_NAME]
 
 Every failure prints one line and no traceback (set ``SLIMKIT_DEBUG=1`` to see one). Exit
@@ -66,6 +67,12 @@ def _build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--threads", type=int, default=None)
     measure.add_argument("--repeats", type=int, default=20)
     measure.add_argument("--json", action="store_true", help="print JSON")
+
+    predict = sub.add_parser("predict", help="a trained model's answer for image files")
+    predict.add_argument("model", metavar="RUN_DIR_OR_ARTIFACT")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--onnx", action="store_true", help="run the run's model.onnx in ORT")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
 
     report = sub.add_parser("report", help="re-render report.md and plots of a run directory")
     report.add_argument("run_dir")
@@ -184,6 +191,17 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from slimkit.predict import line, predict_files
+
+    results, errors = predict_files(args.model, args.images, onnx=args.onnx)
+    for image, record in results:
+        print(json.dumps({"image": image, **record}) if args.json else line(image, record))
+    for error in errors:
+        print(f"slimkit: error: {error}", file=sys.stderr)
+    return EXIT_USER_ERROR if errors else 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from slimkit.report import rerender
 
@@ -213,6 +231,7 @@ _COMMANDS = {
     "datasets": _cmd_datasets,
     "export": _cmd_export,
     "measure": _cmd_measure,
+    "predict": _cmd_predict,
     "report": _cmd_report,
     "compare": _cmd_compare,
 }

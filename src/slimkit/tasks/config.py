@@ -50,3 +50,33 @@ class SegmentationTaskConfig(TaskConfig):
 
     name: Literal["segmentation"] = "segmentation"
     ignore_index: int = 255
+
+
+class EyeOpennessTaskConfig(TaskConfig):
+    """Weakly supervised eye openness on ``eye_mix`` data (all loss choices reconstructed).
+
+    The model has one output ``z``; the openness is ``sigmoid(z)``. Metrics: ``auc_<real>``
+    (headline), ``acc_<real>``, ``mae_synthetic``, ``spearman_synthetic``, ``monotonicity``.
+    """
+
+    name: Literal["eye_openness"] = "eye_openness"
+    real: str = Field("cew", description="suffix of the real-data metrics: auc_<real>, acc_<real>")
+    synthetic_loss: Literal["huber", "l1"] = "huber"
+    synthetic_weight: float = Field(1.0, ge=0)
+    huber_beta: float = Field(0.05, gt=0)
+    real_loss: Literal["hinge", "bce"] = Field(
+        "hinge", description="hinge: weak margins + ranking; bce: an open/closed classifier"
+    )
+    hinge_weight: float = Field(1.0, ge=0)
+    t_closed: float = Field(0.2, ge=0, le=1)
+    t_open: float = Field(0.5, ge=0, le=1)
+    rank_weight: float = Field(0.5, ge=0)
+    rank_margin: float = Field(0.2, ge=0)
+    align: Literal["coral", "mmd", "none"] = "coral"
+    align_weight: float = Field(1.0, ge=0)
+    feature_layer: str | None = Field(
+        None, description="module whose input is the aligned feature (default: the last Linear)"
+    )
+    threshold: float = Field(
+        0.35, gt=0, lt=1, description="openness above it counts as open for acc_<real>"
+    )

@@ -1,0 +1,80 @@
+"""End to end: the eye-openness recipes (CEW + rendered eyes), and `slimkit predict` on the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from slimkit.pipeline import run_recipe
+from slimkit.recipes import load_recipe
+from slimkit.report import validate_report
+from tests.conftest import SHARED
+from tests.helpers import REPO, run_cli
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "data" / "cew_eyes" / "cew_eyes.npz").is_file(),
+    reason="CEW eye patches unavailable",
+)
+NAMES = ["auc_cew", "acc_cew", "mae_synthetic", "spearman_synthetic", "monotonicity"]
+
+
+def _run(name: str, out: Path, overrides: list[str]) -> dict:
+    recipe = load_recipe(
+        REPO / "recipes" / name,
+        ["runtime.quiet=true", f"data.root={SHARED / 'data'}", *overrides],
+    )
+    run_recipe(recipe, out, echo=lambda line: None)
+    report = json.loads((out / "report.json").read_text())
+    validate_report(report)
+    return report
+
+
+@pytest.mark.slow  # about 60 s on 2 quiet cores
+def test_eye_quick_recipe_and_predict(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    report = _run("eye_quick.yaml", out, [])
+    metrics = report["final"]["metrics"]
+    assert report["final"]["headline"]["name"] == "auc_cew" and set(NAMES) <= set(metrics)
+    # measured (2026-12-03, 4 epochs): auc_cew 0.975, acc_cew 0.930, mae_synthetic 0.072,
+    # spearman_synthetic 0.947, monotonicity 0.992
+    assert metrics["auc_cew"] >= 0.95 and metrics["acc_cew"] >= 0.88
+    assert metrics["mae_synthetic"] <= 0.1 and metrics["monotonicity"] >= 0.95
+    assert report["stages"][-1]["max_abs_diff"] <= 1e-4  # measured 5.8e-7
+    # three CEW test patches through `slimkit predict`: closed ones score below open ones
+    z = np.load(SHARED / "data" / "cew_eyes" / "cew_eyes.npz")
+    closed = np.flatnonzero(z["y_test"] == 0)[:2]
+    opened = np.flatnonzero(z["y_test"] == 1)[:1]
+    paths = []
+    for i in [*closed, *opened]:
+        path = tmp_path / f"eye{i}.png"
+        Image.fromarray(z["x_test"][i].reshape(24, 24)).save(path)
+        paths.append(str(path))
+    for extra in ([], ["--onnx"]):
+        proc = run_cli("predict", str(out), *paths, "--json", *extra, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        scores = [json.loads(line)["openness"] for line in proc.stdout.splitlines()]
+        assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
+        assert max(scores[:2]) < scores[2]
+
+
+@pytest.mark.slow  # about 40 s: one epoch on a few hundred images
+def test_eye_openness_cpu_recipe_at_a_tiny_budget(tmp_path: Path) -> None:
+    report = _run(
+        "eye_openness_cpu.yaml",
+        tmp_path / "run",
+        [
+            "stages.0.epochs=1",
+            "data.kwargs.synthetic=500",
+            "data.kwargs.synthetic_test=100",
+            "data.kwargs.sweep_identities=5",
+            "stages.2.repeats=1",
+            "stages.2.batch_sizes=[1]",
+        ],
+    )
+    metrics = report["final"]["metrics"]
+    assert set(NAMES) <= set(metrics) and metrics["auc_cew"] > 0.6
+    assert report["final"]["params"] > 0 and report["stages"][1]["max_abs_diff"] <= 1e-4
