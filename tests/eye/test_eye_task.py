@@ -97,7 +97,9 @@ def test_metrics_names_and_values() -> None:
     m = metric.compute()
     assert task.headline == "auc_mrl"
     assert m["auc_mrl"] == 1.0 and m["acc_mrl"] == pytest.approx(2 / 3)  # 0.45 counts as closed
-    assert m["mae_synthetic"] == pytest.approx(0.1, abs=1e-6) and m["spearman_synthetic"] == pytest.approx(1.0)
+    assert m["mae_synthetic"] == pytest.approx(0.1, abs=1e-6) and m[
+        "spearman_synthetic"
+    ] == pytest.approx(1.0)
     assert m["monotonicity"] == pytest.approx(0.0)  # identity 0: +1, identity 1: -1
     assert math.isfinite(m["loss"])
 

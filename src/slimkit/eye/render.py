@@ -26,10 +26,8 @@ in pixels. Deterministic from ``seed``.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -132,13 +130,57 @@ def _textures(n: int, size: int, gen: torch.Generator) -> torch.Tensor:
     return F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
 
 
-def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    from PIL import Image
+# JPEG's luminance quantization table (ITU-T T.81 Annex K, Table K.1), row-major 8x8.
+_LUMA_Q = torch.tensor(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+     14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+     18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+    dtype=torch.float32,
+).view(8, 8)  # fmt: skip
 
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
-    buf.seek(0)
-    return np.asarray(Image.open(buf).convert("L"))
+
+def _dct_matrix() -> torch.Tensor:
+    """The orthonormal 8-point DCT-II matrix ``D`` (a block's coefficients are ``D X D^T``)."""
+    k = torch.arange(8, dtype=torch.float64).view(8, 1)
+    i = torch.arange(8, dtype=torch.float64).view(1, 8)
+    d = torch.cos((2 * i + 1) * k * torch.pi / 16) * (2.0 / 8) ** 0.5
+    d[0] /= 2**0.5
+    return d.float()
+
+
+_DCT = _dct_matrix()
+
+
+def jpeg_artefacts(images: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """Baseline greyscale JPEG's lossy step, vectorized: level shift, 8x8 block DCT, rounding to
+    the Annex K luminance table scaled by ``quality`` (the IJG rule), inverse DCT. Images whose
+    quality is 0 are returned unchanged. (The entropy coding JPEG adds is lossless.)
+
+    Args:
+        images: ``float (n, H, W)`` in [0, 255].
+        quality: ``(n,)`` JPEG quality 1-100, or 0 for none.
+
+    Example:
+        >>> flat = torch.full((1, 8, 8), 100.0)
+        >>> torch.equal(jpeg_artefacts(flat, torch.tensor([50.0])), flat)  # DC only: exact
+        True
+    """
+    n, h, w = images.shape
+    q = quality.float().clamp(0, 100)
+    scale = torch.where(q < 50, 5000 / q.clamp(min=1), 200 - 2 * q)
+    table = ((_LUMA_Q * scale.view(n, 1, 1, 1, 1) + 50) / 100).floor().clamp(1, 255)
+    ph, pw = -h % 8, -w % 8
+    x = F.pad(images[:, None], (0, pw, 0, ph), mode="replicate")[:, 0] - 128
+    blocks = x.view(n, (h + ph) // 8, 8, (w + pw) // 8, 8).transpose(2, 3)  # (n, by, bx, 8, 8)
+    coef = _DCT @ blocks @ _DCT.t()
+    coef = (coef / table).round() * table
+    out = (_DCT.t() @ coef @ _DCT).transpose(2, 3).reshape(n, h + ph, w + pw)[:, :h, :w] + 128
+    keep = (q > 0).view(n, 1, 1)
+    return torch.where(keep, out, images)
+
+
+CHUNK = 128  # eyes drawn per pass: (128, size, size) float maps stay in the CPU cache
 
 
 def render(
@@ -151,6 +193,11 @@ def render(
 ) -> EyeBatch:
     """Draw the eyes ``params`` (from :func:`sample_identities`) at ``openness``.
 
+    The eyes are drawn ``CHUNK`` at a time (each chunk with its own seed derived from ``seed``):
+    every step is an elementwise map over ``(n, size, size)``, memory-bound, and small chunks
+    keep those maps in the cache (48 x 48, 2 cores, 2026-12-03: chunks of 16 / 32 / 64 / 128 /
+    unchunked 512 gave 1,900 / 2,700 / 3,200 / 3,500 / 2,900 images/s; benchmarks/eye_render.py).
+
     Args:
         params: Appearance and pose per eye.
         openness: ``(n,)`` values in [0, 1].
@@ -158,7 +205,37 @@ def render(
         seed: Seed of the per-image noise and textures.
         masks: Also return the lid aperture mask.
     """
-    o = torch.as_tensor(openness, dtype=torch.float32).clamp(0.0, 1.0)
+    o = torch.as_tensor(openness, dtype=torch.float32).clamp(0.0, 1.0).reshape(-1)
+    parts = [
+        _render_chunk(
+            {k: v[i : i + CHUNK] for k, v in params.items()},
+            o[i : i + CHUNK],
+            size=size,
+            seed=int(seed) * 1_000_003 + i // CHUNK,
+            masks=masks,
+        )
+        for i in range(0, o.numel(), CHUNK)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return EyeBatch(
+        images=torch.cat([b.images for b in parts]),
+        openness=torch.cat([b.openness for b in parts]),
+        gaze=torch.cat([b.gaze for b in parts]),
+        pupil=torch.cat([b.pupil for b in parts]),
+        aperture=torch.cat([b.aperture for b in parts]) if masks else None,
+    )
+
+
+def _render_chunk(
+    params: dict[str, torch.Tensor],
+    o: torch.Tensor,
+    *,
+    size: int,
+    seed: int,
+    masks: bool,
+) -> EyeBatch:
+    """:func:`render` for one chunk of eyes."""
     n = o.numel()
     gen = torch.Generator().manual_seed(int(seed))
     col = lambda key: params[key].view(n, 1, 1)  # noqa: E731
@@ -237,14 +314,10 @@ def render(
     blurred = F.conv2d(F.conv2d(padded, k.view(1, 1, 1, 5)), k.view(1, 1, 5, 1))[:, 0]
     image = image + col("blur") * (blurred - image)
     image = image + col("noise") * torch.randn(image.shape, generator=gen)
-    out = (image.clamp(0, 1) * 255).round().to(torch.uint8)
-    quality = params["jpeg"].tolist()
-    if any(quality):
-        arr = out.numpy().copy()
-        for i, q in enumerate(quality):
-            if q:
-                arr[i] = _jpeg(arr[i], int(q))
-        out = torch.from_numpy(arr)
+    image = image.clamp(0, 1) * 255
+    if bool((params["jpeg"] > 0).any()):
+        image = jpeg_artefacts(image.round(), params["jpeg"])
+    out = image.clamp(0, 255).round().to(torch.uint8)
 
     pupil_eye = torch.stack([ix.view(n), iy.view(n)], dim=1)
     scale, angle = params["scale"], params["angle"]
