@@ -99,7 +99,9 @@ def test_distill_refuses_tasks_it_cannot_match() -> None:
     spec = TERMS.get("distill")
     cfg = _example(spec, "distill")
     ctx = SimpleNamespace(task=DetectionTask(), input_size=(3, 32, 32))
-    with pytest.raises(ValueError, match="terms.distill: needs the classification or regression"):
+    with pytest.raises(
+        ValueError, match="terms.distill: needs the classification, regression or eye_openness"
+    ):
         spec.build(cfg, build_model("resnet8_tiny", num_classes=4), ctx)
     regression = SimpleNamespace(task=SimpleNamespace(name="regression"), input_size=(3, 32, 32))
     with pytest.raises(ValueError, match="terms.distill.kd: 'kl' needs class logits"):

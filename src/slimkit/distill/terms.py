@@ -226,8 +226,8 @@ class DistillTerm(TrainingTerm):
         if self.ctx is None or self.teacher_top1 is not None:
             return
         result = self.ctx.evaluate("eval teacher", model=self.teacher)
-        self.teacher_top1 = float(result.top1)
-        self.ctx.echo(f"teacher top-1 {self.teacher_top1:.4f}")
+        self.teacher_top1 = float(result.top1)  # NaN for tasks without top-1
+        self.ctx.echo(f"teacher {result.describe()}")
 
     def _sketch(self, name: str, feats: torch.Tensor) -> torch.Tensor | None:
         hw = feats.shape[-2] * feats.shape[-1]
@@ -341,18 +341,18 @@ def build_distill(cfg: DistillConfig, model: nn.Module, ctx: Any = None) -> Dist
     Distillation matches the teacher's outputs and features: ``classification`` takes every
     option; ``regression`` takes ``kd: mse`` or ``none`` (KL needs class logits); detection and
     segmentation models return losses or boxes in training, which no option matches: refused in
-    one line.
+    one line. ``eye_openness`` (one openness logit) is distilled like ``regression``.
     """
     task = getattr(ctx, "task", None)
     name = getattr(task, "name", "classification")
-    if name not in ("classification", "regression"):
+    if name not in ("classification", "regression", "eye_openness"):
         raise ValueError(
-            "terms.distill: needs the classification or regression task (teacher and student "
-            f"outputs), got task.name={name!r}"
+            "terms.distill: needs the classification, regression or eye_openness task (teacher "
+            f"and student outputs), got task.name={name!r}"
         )
-    if name == "regression" and cfg.kd == "kl":
+    if name != "classification" and cfg.kd == "kl":
         raise ValueError(
-            "terms.distill.kd: 'kl' needs class logits, got task.name='regression'; "
+            f"terms.distill.kd: 'kl' needs class logits, got task.name={name!r}; "
             "use kd: mse or kd: none"
         )
     input_size = ctx.input_size if ctx is not None else (3, 32, 32)
