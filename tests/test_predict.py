@@ -47,8 +47,10 @@ def test_predict_prints_one_line_per_image_and_names_each_bad_file(tmp_path: Pat
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG not really")
     missing = tmp_path / "missing.png"
-    result = run_cli("predict", str(run), *good, timeout=300)
+    sheet = tmp_path / "sheet.png"
+    result = run_cli("predict", str(run), *good, "--gallery", str(sheet), timeout=300)
     assert result.returncode == 0, result.stderr
+    assert Image.open(sheet).size == (8 * 72, 72 + 14)  # sorted by top-1 probability
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3 and all(
         line.startswith(p + ": c") for line, p in zip(lines, good, strict=True)

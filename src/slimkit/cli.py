@@ -8,7 +8,7 @@ Commands::
     slimkit export ARTIFACT --onnx FILE
     slimkit measure ARTIFACT [--batch-sizes 1 32] [--threads N] [--json]
     slimkit report RUN_DIR
-    slimkit predict RUN_DIR_OR_ARTIFACT IMAGE... [--onnx] [--json]
+    slimkit predict RUN_DIR_OR_ARTIFACT IMAGE... [--onnx] [--json] [--gallery PNG]
     slimkit compare RUN_DIR... [--out DIR] [--baseline RUN_DIR_OR_NAME]
 
 Every failure prints one line and no traceback (set ``SLIMKIT_DEBUG=1`` to see one). Exit
@@ -73,6 +73,9 @@ def _build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--onnx", action="store_true", help="run the run's model.onnx in ORT")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument(
+        "--gallery", metavar="PNG", help="also write the images sorted by score (e.g. openness)"
+    )
 
     report = sub.add_parser("report", help="re-render report.md and plots of a run directory")
     report.add_argument("run_dir")
@@ -192,11 +195,13 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from slimkit.predict import line, predict_files
+    from slimkit.predict import gallery, line, predict_files
 
     results, errors = predict_files(args.model, args.images, onnx=args.onnx)
     for image, record in results:
         print(json.dumps({"image": image, **record}) if args.json else line(image, record))
+    if args.gallery and results:
+        print(f"wrote {gallery(results, args.gallery)}", file=sys.stderr)
     for error in errors:
         print(f"slimkit: error: {error}", file=sys.stderr)
     return EXIT_USER_ERROR if errors else 0

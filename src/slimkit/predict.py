@@ -142,3 +142,33 @@ def predict_files(
             continue
         results.append((image, describe(task, run(x), meta.get("classes"))[0]))
     return results, errors
+
+
+def score(record: dict) -> float:
+    """The number a gallery sorts by: the openness, the top-1 probability, or the first value."""
+    if "openness" in record:
+        return float(record["openness"])
+    if "top" in record:
+        return float(record["top"][0][1])
+    return float(next(iter(record.values())))
+
+
+def gallery(results: Sequence[tuple[str, dict]], path: str | Path, *, tile: int = 72,
+            columns: int = 8) -> Path:  # fmt: skip
+    """A PNG of the images sorted by :func:`score` (lowest first, row by row), each captioned
+    with its score; e.g. real eyes from closed to open."""
+    from PIL import Image, ImageDraw
+
+    ordered = sorted(results, key=lambda item: score(item[1]))
+    rows = max(1, -(-len(ordered) // columns))
+    sheet = Image.new("L", (columns * tile, rows * (tile + 14)), color=255)
+    draw = ImageDraw.Draw(sheet)
+    for k, (image, record) in enumerate(ordered):
+        r, c = divmod(k, columns)
+        with Image.open(image) as im:
+            thumb = im.convert("L").resize((tile, tile), Image.NEAREST)
+        sheet.paste(thumb, (c * tile, r * (tile + 14)))
+        draw.text((c * tile + 2, r * (tile + 14) + tile), f"{score(record):.2f}", fill=0)
+    out = Path(path)
+    sheet.save(out)
+    return out

@@ -54,12 +54,15 @@ def test_eye_quick_recipe_and_predict(tmp_path: Path) -> None:
         path = tmp_path / f"eye{i}.png"
         Image.fromarray(z["x_test"][i].reshape(24, 24)).save(path)
         paths.append(str(path))
-    for extra in ([], ["--onnx"]):
+    sheet = tmp_path / "gallery.png"
+    for extra in (["--gallery", str(sheet)], ["--onnx"]):
         proc = run_cli("predict", str(out), *paths, "--json", *extra, timeout=300)
         assert proc.returncode == 0, proc.stderr
         scores = [json.loads(line)["openness"] for line in proc.stdout.splitlines()]
         assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
         assert max(scores[:2]) < scores[2]
+    with Image.open(sheet) as im:
+        assert im.size == (8 * 72, 72 + 14)  # one row of 72-pixel tiles, captions below
 
 
 @pytest.mark.slow  # about 40 s: two epochs of CEW + 500 rendered eyes
