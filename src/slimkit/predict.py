@@ -68,7 +68,9 @@ def describe(task: str, outputs: torch.Tensor, classes: Sequence[str] | None) ->
     openness for an eye model, the values for a regression model."""
     out = outputs.detach().float().reshape(outputs.shape[0], -1)
     if task == "eye_openness":
-        return [{"openness": round(float(v), 4)} for v in torch.sigmoid(out[:, 0])]
+        from slimkit.tasks.eye import openness
+
+        return [{"openness": round(float(v), 4)} for v in openness(out)]
     if task == "regression":
         names = list(classes or [])
         return [

@@ -20,6 +20,13 @@ pytestmark = pytest.mark.skipif(
     reason="CEW eye patches unavailable",
 )
 NAMES = ["auc_cew", "acc_cew", "mae_synthetic", "spearman_synthetic", "monotonicity"]
+# a few hundred rendered eyes beside CEW, a small sweep
+TINY_DATA = ["data.kwargs.synthetic=500", "data.kwargs.synthetic_test=100",
+             "data.kwargs.sweep_identities=5"]  # fmt: skip
+
+
+def _tiny_measure(stage: int) -> list[str]:
+    return [f"stages.{stage}.repeats=1", f"stages.{stage}.batch_sizes=[1]"]
 
 
 def _run(name: str, out: Path, overrides: list[str]) -> dict:
@@ -70,14 +77,7 @@ def test_eye_openness_cpu_recipe_at_a_tiny_budget(tmp_path: Path) -> None:
     report = _run(
         "eye_openness_cpu.yaml",
         tmp_path / "run",
-        [
-            "stages.0.epochs=2",
-            "data.kwargs.synthetic=500",
-            "data.kwargs.synthetic_test=100",
-            "data.kwargs.sweep_identities=5",
-            "stages.2.repeats=1",
-            "stages.2.batch_sizes=[1]",
-        ],
+        ["stages.0.epochs=2", *TINY_DATA, *_tiny_measure(2)],
     )
     metrics = report["final"]["metrics"]
     assert set(NAMES) <= set(metrics) and metrics["auc_cew"] > 0.7  # measured 0.803
@@ -89,15 +89,7 @@ def test_eye_openness_slim_int8_recipe_at_a_tiny_budget(tmp_path: Path) -> None:
     report = _run(
         "eye_openness_slim_int8.yaml",
         tmp_path / "run",
-        [
-            "stages.0.epochs=3",
-            "stages.2.epochs=2",
-            "data.kwargs.synthetic=500",
-            "data.kwargs.synthetic_test=100",
-            "data.kwargs.sweep_identities=5",
-            "stages.6.repeats=1",
-            "stages.6.batch_sizes=[1]",
-        ],
+        ["stages.0.epochs=3", "stages.2.epochs=2", *TINY_DATA, *_tiny_measure(6)],
     )
     prune = report["stages"][1]  # measured: 1.69 M of 5.72 M MACs; int8 auc_cew 0.915, 41 s
     assert prune["macs_after"] / report["initial"]["macs"] <= 0.33  # the 0.3 target (3x fewer)

@@ -8,7 +8,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["accuracy_at", "best_threshold", "monotonicity", "roc_auc", "spearman"]
+__all__ = [
+    "accuracy_at",
+    "best_threshold",
+    "mean_spearman_by_group",
+    "monotonicity",
+    "roc_auc",
+    "spearman",
+]
 
 
 def roc_auc(score: torch.Tensor, is_open: torch.Tensor) -> float:
@@ -67,6 +74,18 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+def mean_spearman_by_group(pred: torch.Tensor, level: torch.Tensor, group: torch.Tensor) -> float:
+    """Mean over the groups (e.g. rendered identities) of the Spearman correlation between the
+    prediction and the level within each group.
+
+    Example:
+        >>> pred = torch.tensor([0.1, 0.2, 0.3, 0.3, 0.2, 0.1])
+        >>> mean_spearman_by_group(pred, torch.tensor([0.0, 0.5, 1.0] * 2), torch.tensor([0, 0, 0, 1, 1, 1]))
+        0.0
+    """
+    return float(np.mean([spearman(pred[group == g], level[group == g]) for g in group.unique()]))
+
+
 def monotonicity(
     predict: Callable[[torch.Tensor], torch.Tensor],
     *,
@@ -85,6 +104,6 @@ def monotonicity(
     from slimkit.eye.render import sweep_identities
 
     batch = sweep_identities(identities, levels, size=size, mode=mode, seed=seed)
-    pred = predict(batch.images).detach().cpu().reshape(identities, levels)
-    level = torch.linspace(0, 1, levels)
-    return float(np.mean([spearman(row, level) for row in pred]))
+    pred = predict(batch.images).detach().cpu().reshape(-1)
+    identity = torch.arange(identities).repeat_interleave(levels)
+    return mean_spearman_by_group(pred, batch.openness, identity)

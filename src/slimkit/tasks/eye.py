@@ -57,9 +57,14 @@ def _check_targets(y: Any) -> torch.Tensor:
     return y
 
 
+def _logit(outputs: torch.Tensor) -> torch.Tensor:
+    """The openness logit ``z``, ``(N,)``, of the model's ``(N, 1)`` or ``(N,)`` output."""
+    return outputs.reshape(outputs.shape[0], -1)[:, 0].float()
+
+
 def openness(outputs: torch.Tensor) -> torch.Tensor:
     """The predicted openness ``sigmoid(z)`` of the model's ``(N, 1)`` or ``(N,)`` output."""
-    return torch.sigmoid(outputs.reshape(outputs.shape[0], -1)[:, 0])
+    return torch.sigmoid(_logit(outputs))
 
 
 class EyeMetric(Metric):
@@ -110,21 +115,16 @@ class EyeMetric(Metric):
             result["spearman_synthetic"] = M.spearman(pred[syn], value[syn])
         sweep = domain == SWEEP
         if sweep.any():
-            ident = rows[sweep, 2].long()
-            per_identity = [
-                M.spearman(pred[sweep][ident == i], value[sweep][ident == i])
-                for i in torch.unique(ident).tolist()
-            ]
-            result["monotonicity"] = sum(per_identity) / len(per_identity)
+            result["monotonicity"] = M.mean_spearman_by_group(
+                pred[sweep], value[sweep], rows[sweep, 2].long()
+            )
         result["loss"] = loss_sum / max(1, count)
         return result
 
 
 def _feature_module(net: nn.Module, name: str | None) -> nn.Module:
     """The module whose input is the aligned feature: ``name``, or the last Linear layer."""
-    base = (
-        getattr(net, "module", net) if isinstance(net, nn.parallel.DistributedDataParallel) else net
-    )
+    base = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
     if name is not None:
         try:
             return base.get_submodule(name)
@@ -174,7 +174,7 @@ class EyeOpennessTask(Task):
         c = self.cfg
         y = _check_targets(batch[1])
         value, domain = y[:, 0].float(), y[:, 1].long()
-        z = outputs.reshape(outputs.shape[0], -1)[:, 0].float()
+        z = _logit(outputs)
         pred = torch.sigmoid(z)
         total = z.sum() * 0.0
         syn, real = domain == SYNTHETIC, domain == REAL
@@ -218,10 +218,6 @@ class EyeOpennessTask(Task):
     def num_outputs(self, splits: Any) -> int:
         """One output: the openness logit."""
         return 1
-
-    def describe(self, outputs: torch.Tensor) -> list[str]:
-        """One line per image: its predicted openness."""
-        return [f"openness {float(o):.3f}" for o in openness(outputs.detach().float())]
 
 
 def build_eye_openness(cfg: EyeOpennessTaskConfig) -> EyeOpennessTask:
