@@ -48,7 +48,7 @@ def _example(spec, name: str) -> Config:
 
 
 # a term that only applies to one model family gets that family's tiny model
-_TERM_MODEL = {"darts_retrain": "darts_net_tiny"}
+_TERM_MODEL = {"darts_retrain": "darts_net_tiny", "dim_search": "vit_tiny_digits"}
 
 
 @pytest.mark.parametrize("name", TERMS.names())

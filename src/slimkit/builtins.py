@@ -66,6 +66,9 @@ MODELS.declare("affnet_tiny", f"{_F}:affnet_tiny", description="tiny AFFNet for 
 MODELS.declare("afidaf_tiny", f"{_F}:afidaf_tiny", description="tiny AFIDAF for 32x32 (widths 16/16/24, one block per stage; tests, digits)")
 MODELS.declare("hafidaf_mini", f"{_H}:hafidaf_mini", description="HAFIDAF mini (reconstructed): Swin shape 48/96/192/384, depths 2/2/2/2, no attention, 32x32")
 MODELS.declare("swin_mini", f"{_H}:swin_mini", description="timm SwinTransformer mini: 48/96/192/384, depths 2/2/2/2, window 4, patch 2, 32x32")
+MODELS.declare("vit_cifar", "slimkit.models.vit:vit_cifar", description="timm ViT for 32x32: patch 4, embed 192, depth 7, 3 heads (SiDT, CIFAR-100)")
+MODELS.declare("vit_tiny_digits", "slimkit.models.vit:vit_tiny_digits", description="tiny timm ViT for 32x32 digits: patch 8, embed 48, depth 3, 3 heads (tests)")
+MODELS.declare("swin_cifar", "slimkit.models.vit:swin_cifar", description="timm Swin for 32x32: patch 2, window 4, depths 2/2/2, embed 64, heads 2/4/8")
 MODELS.declare("darts_supernet", "slimkit.nas.supernet:darts_supernet", description="DARTS search supernet (8 ops x 14 edges, non-affine BN); kwargs cells, channels")
 MODELS.declare("darts_net", "slimkit.nas.network:darts_net", description="network from a DARTS genotype (darts_v2, a genotype.json...); kwargs cells, channels, auxiliary")
 MODELS.declare("darts_supernet_tiny", "slimkit.nas.supernet:darts_supernet_tiny", description="tiny DARTS supernet, 3 cells of 2 channels (tests)")
@@ -104,6 +107,7 @@ PENALTIES.declare("l0_l21", "slimkit.penalties.registry:l0_l21", kind="group", s
 # -- structural edits (replayed by slimkit.artifacts.load_artifact) ----------------------------
 EDITS.declare("prune_channels", "slimkit.surgery.edits:prune_channels_edit")
 EDITS.declare("shortcut_a_to_b", "slimkit.surgery.edits:shortcut_a_to_b_edit")
+EDITS.declare("prune_dims", "slimkit.surgery.transformer:prune_dims_edit")
 EDITS.declare("factorize", "slimkit.lowrank.factorize:factorize_edit")
 EDITS.declare("quantize", "slimkit.quant.prepare:prepare_qat")
 
@@ -122,6 +126,7 @@ STAGES.declare("quantize", config=f"{_SC}:QuantizeStageConfig", run="slimkit.sta
 # -- training terms: light config class, heavy factory ----------------------------------------
 TERMS.declare("bn_sparsity", config="slimkit.sparsity.config:BNSparsityConfig", build="slimkit.sparsity.bn_scale:build_bn_sparsity")
 TERMS.declare("sgl", config="slimkit.sparsity.config:GroupSplittingConfig", build="slimkit.sparsity.group_splitting:build_group_splitting")
+TERMS.declare("dim_search", config="slimkit.sparsity.config:DimSearchConfig", build="slimkit.sparsity.dim_search:build_dim_search")
 TERMS.declare("trp", config="slimkit.lowrank.config:TRPConfig", build="slimkit.lowrank.trp:build_trp")
 TERMS.declare("darts_retrain", config="slimkit.nas.config:DartsRetrainConfig", build="slimkit.nas.retrain:build_darts_retrain")
 TERMS.declare("distill", config="slimkit.distill.config:DistillConfig", build="slimkit.distill.terms:build_distill")

@@ -1,4 +1,4 @@
-"""Recipe settings of the sparsity training terms ``bn_sparsity`` and ``sgl`` (torch-free).
+"""Recipe settings of the sparsity training terms ``bn_sparsity``, ``sgl``, ``dim_search`` (torch-free).
 
 Penalties are checked against the catalog's metadata (:func:`slimkit.penalties.registry.
 check_penalty`): name, argument names, elementwise or group, subgradient. Argument values are
@@ -25,7 +25,13 @@ from slimkit.config import Config
 from slimkit.engine.config import TermConfig
 from slimkit.penalties.registry import check_penalty
 
-__all__ = ["SGL_PENALTIES", "BNSparsityConfig", "GroupSplittingConfig", "LamControllerConfig"]
+__all__ = [
+    "SGL_PENALTIES",
+    "BNSparsityConfig",
+    "DimSearchConfig",
+    "GroupSplittingConfig",
+    "LamControllerConfig",
+]
 
 SGL_PENALTIES = ("l0", "l1", "group_l21", "l1_l21", "l0_l21")
 
@@ -168,4 +174,39 @@ class GroupSplittingConfig(TermConfig):
     @model_validator(mode="after")
     def _check_penalty(self) -> GroupSplittingConfig:
         check_penalty(self.penalty, self.penalty_kwargs)  # one-line ValueError on bad kwargs
+        return self
+
+
+class DimSearchConfig(TermConfig):
+    """Recipe settings of the ``dim_search`` term (SiDT: transformer dimension search).
+
+    Everything here is [reconstructed] (digest ``sidt_rarts_eye.md`` §2.3, mechanism A: gates
+    trained jointly with the weights under a sparsity penalty); the budget is applied by the
+    following ``prune`` stage (``rule: dims``).
+    """
+
+    name: Literal["dim_search"] = "dim_search"
+    kinds: list[Literal["embed", "heads", "mlp"]] | None = Field(
+        None, description="dimension kinds to gate (null: every kind the model has)"
+    )
+    penalty: str = Field("l1", description="penalty on the gates, applied by its proximal map")
+    penalty_kwargs: dict[str, Any] = Field(default_factory=dict)
+    lam: float = Field(1e-3, ge=0, description="λ, the penalty weight on the gates")
+    gate_lr: float = Field(
+        0.05, gt=0, description="gate step size at the stage's base lr (follows the schedule)"
+    )
+    cost_weighted: bool = Field(
+        False,
+        description="scale each gate's penalty by the parameters its dim costs (relative to the "
+        "mean over all gates), so a head weighs more than one MLP unit",
+    )
+    renorm_embed: bool = Field(
+        True,
+        description="divide the embed gates by their largest |g| after each step (the ViT is "
+        "invariant to their common scale through its LayerNorms)",
+    )
+
+    @model_validator(mode="after")
+    def _known_penalty(self) -> DimSearchConfig:
+        check_penalty(self.penalty, self.penalty_kwargs, elementwise=True)
         return self

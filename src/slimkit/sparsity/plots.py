@@ -96,3 +96,21 @@ def plot_lam_controller(
     ax_frac.grid(alpha=0.3)
     ax_frac.legend()
     return [save_figure(fig, Path(out_dir) / filename)]
+
+
+def plot_gate_values(gates: dict[tuple[str, str], Any], kinds: list[str], path: Path) -> Path:
+    """``dim_search``: sorted |gate| per dimension kind, one curve per group (zeros at 0)."""
+    fig, axes = new_figure(1, len(kinds), figsize=(4.0 * len(kinds), 3.6))
+    axes = np.atleast_1d(axes)
+    for ax, kind in zip(axes, kinds, strict=True):
+        for (k, name), gate in gates.items():
+            if k == kind:
+                values = np.sort(np.abs(gate.detach().cpu().numpy()))
+                ax.plot(np.linspace(0, 1, len(values)), values, label=name)
+        ax.set_xlabel("fraction of dims (sorted)")
+        ax.set_ylabel("|gate|")
+        ax.set_title(f"{kind} gates")
+        ax.grid(alpha=0.3)
+        if sum(k == kind for k, _ in gates) <= 12:
+            ax.legend(fontsize=6)
+    return save_figure(fig, path)

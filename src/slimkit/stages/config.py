@@ -124,7 +124,7 @@ class PruneStageConfig(StageConfig):
     """Settings of a ``prune`` stage."""
 
     kind: Literal["prune"] = "prune"
-    rule: Literal["zeros", "threshold", "macs", "zero_filters", "target"] = "zeros"
+    rule: Literal["zeros", "threshold", "macs", "zero_filters", "target", "dims"] = "zeros"
     percent: float | None = Field(None, ge=0, lt=1)
     macs_target: float | None = Field(None, gt=0, le=1)
     share: float | None = Field(
@@ -141,6 +141,17 @@ class PruneStageConfig(StageConfig):
     min_channels: int = Field(1, ge=1)
     min_fraction: float = Field(0.0, ge=0, lt=1)
     round_to: int = Field(1, ge=1)
+    budget: float | None = Field(
+        None, gt=0, lt=1, description="rule dims: fraction of budget_metric to remove (null: zeros)"
+    )
+    budget_metric: Literal["params", "macs"] = "params"
+    importance: Literal["gates", "l1"] = Field(
+        "gates", description="rule dims: dim_search gates, or the l1 weight-magnitude baseline"
+    )
+    allocation: Literal["per_layer", "global"] = "per_layer"
+    kinds: list[Literal["embed", "heads", "mlp"]] | None = Field(
+        None, description="rule dims: dimension kinds to prune (null: all the model has)"
+    )
 
     @model_validator(mode="after")
     def _rule_needs(self) -> PruneStageConfig:

@@ -3,7 +3,7 @@
 Recipe form::
 
     - kind: prune
-      rule: zeros            # zeros | threshold | macs | zero_filters | target
+      rule: zeros            # zeros | threshold | macs | zero_filters | target | dims
       share: null            # target: this stage's cumulative share (default: the planner's)
       percent: 0.5           # threshold: global fraction of channels ranked by |γ|
       macs_target: 0.5       # macs: keep at most this fraction of the model's MACs
@@ -30,6 +30,10 @@ output channels whose whole filter is exactly 0 in every layer that writes them 
 slice is 0 in every layer that reads them), through the same dependency graph, after zeroing the
 writers' bias and coupled BNs' γ and β of those channels, so the removal is exact
 (:mod:`slimkit.surgery.filters`). Element-wise zeros stay in the weights and are counted.
+
+``dims`` removes transformer dimensions (SiDT; embedding dims, attention heads, MLP units) of a
+timm ViT/DeiT/Swin: see :mod:`slimkit.stages.prune_dims` (fields ``budget``, ``budget_metric``,
+``importance``, ``allocation``, ``kinds``).
 
 Report fields: ``rule``, ``channels_before``, ``channels_removed``, ``exact_zero_scales`` (BN
 scales exactly 0 before pruning), ``params_before/after``, ``macs_before/after``, ``top1``;
@@ -166,6 +170,10 @@ def _has_pad_shortcut(module: nn.Module) -> bool:
 
 def run_prune(ctx: Any, cfg: PruneStageConfig) -> dict[str, Any]:
     """Select, mask and physically remove channels of ``ctx.model``; evaluate the result."""
+    if cfg.rule == "dims":
+        from slimkit.stages.prune_dims import run_prune_dims
+
+        return run_prune_dims(ctx, cfg)
     handle = ctx.model
     if _has_pad_shortcut(handle.module):
         # Option-A shortcuts couple channels by zero-padding, which the dependency graph cannot

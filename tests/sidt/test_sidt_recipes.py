@@ -1,0 +1,36 @@
+"""End to end: the SiDT recipes (search → prune dims → fine-tune → export → measure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slimkit.artifacts import load_artifact
+from slimkit.pipeline import run_recipe
+from slimkit.recipes import load_recipe
+from slimkit.report import validate_report
+from tests.helpers import REPO
+
+
+@pytest.mark.slow  # about 40 s on 2 cores
+def test_digits_vit_sidt_recipe(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    recipe = load_recipe(REPO / "recipes" / "digits_vit_sidt.yaml", ["runtime.quiet=true"])
+    run_recipe(recipe, out, echo=lambda line: None)
+    report = json.loads((out / "report.json").read_text())
+    validate_report(report)
+    search, prune, finetune, export, measure = report["stages"]
+    assert report["total_seconds"] < 90  # acceptance; measured 36 s
+    assert report["final"]["params"] <= 0.8 * report["initial"]["params"]  # measured 0.52x
+    assert report["final"]["metrics"]["top1"] >= 0.90  # measured 0.933
+    assert search["dim_search"]["mlp"]["zero_gates"] > 0  # measured 474 of 576
+    assert set(prune["dims_removed"]) == {"embed", "heads", "mlp"}
+    assert prune["params_fraction_removed"] >= 0.3  # the budget; measured 0.481 (zeros alone)
+    assert prune["output_change"] <= 1e-5  # only zero-gated MLP units went; measured 0.0
+    assert abs(prune["top1"] - search["top1"]) <= 0.005  # exact removal; measured 0.931 both
+    assert export["max_abs_diff"] <= 1e-4  # measured 1.2e-6
+    assert measure["latency_ms"]["ort_bs1"] > 0
+    module = load_artifact(out / "model.slim.pt").module
+    assert module.blocks[0].mlp.fc1.out_features < 192
