@@ -16,6 +16,7 @@ _FORWARD = [n for n in list_models() if n.endswith("_tiny")] + [
     "wrn16_2",
     "hafidaf_mini",
     "swin_mini",
+    "vit_tiny_digits",
 ]
 
 

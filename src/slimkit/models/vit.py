@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["swin_cifar", "vit_cifar", "vit_tiny_digits"]
+__all__ = ["swin_cifar", "swin_mini", "vit_cifar", "vit_tiny_digits"]
 
 
 def _vit(num_classes: int, in_channels: int, defaults: dict[str, Any], kwargs: dict[str, Any]):
@@ -45,10 +45,21 @@ def vit_tiny_digits(num_classes: int = 10, in_channels: int = 3, **kwargs: Any) 
     return _vit(num_classes, in_channels, defaults, kwargs)
 
 
-def swin_cifar(num_classes: int = 100, in_channels: int = 3, **kwargs: Any) -> nn.Module:
-    """Swin for 32×32: patch 2, window 4, depths (2, 2, 2), embed 64, heads (2, 4, 8)."""
+def _swin(num_classes: int, in_channels: int, defaults: dict[str, Any], kwargs: dict[str, Any]):
     from timm.models.swin_transformer import SwinTransformer
 
-    options = {"img_size": 32, "patch_size": 2, "window_size": 4, "embed_dim": 64,
-               "depths": (2, 2, 2), "num_heads": (2, 4, 8), **kwargs}  # fmt: skip
+    options = {"img_size": 32, "patch_size": 2, "window_size": 4, **defaults, **kwargs}
     return SwinTransformer(num_classes=num_classes, in_chans=in_channels, **options)
+
+
+def swin_cifar(num_classes: int = 100, in_channels: int = 3, **kwargs: Any) -> nn.Module:
+    """Swin for 32×32: patch 2, window 4, depths (2, 2, 2), embed 64, heads (2, 4, 8)."""
+    defaults = {"embed_dim": 64, "depths": (2, 2, 2), "num_heads": (2, 4, 8)}
+    return _swin(num_classes, in_channels, defaults, kwargs)
+
+
+def swin_mini(num_classes: int = 10, in_channels: int = 3, **kwargs: Any) -> nn.Module:
+    """Swin mini for 32×32 (the shape of ``hafidaf_mini``): patch 2, window 4, embed 48,
+    depths (2, 2, 2, 2), heads (3, 6, 12, 24)."""
+    defaults = {"embed_dim": 48, "depths": (2, 2, 2, 2), "num_heads": (3, 6, 12, 24)}
+    return _swin(num_classes, in_channels, defaults, kwargs)

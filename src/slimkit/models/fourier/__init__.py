@@ -25,7 +25,7 @@ _EXPORTS = {
     "InvertedResidual": _P + "blocks",
     "HAFIDAF": _P + "hafidaf",
     "hafidaf_mini": _P + "hafidaf",
-    "swin_mini": _P + "hafidaf",
+    "swin_mini": "slimkit.models.vit",
     "ImageDomainFilter": _P + "image_filter",
     "channel_shuffle": _P + "image_filter",
     "fft_backend": _P + "spectral",

@@ -11,7 +11,7 @@ then Fourier mask) in stages 1–2 and channel-wise Fourier-mask blocks (the AFF
 image filter (2 in the paper's description).
 
 :func:`hafidaf_mini` (widths 48/96/192/384, depths 2/2/2/2, 32×32 inputs, patch 2) sits next to
-:func:`swin_mini`, timm's ``SwinTransformer`` of the same shape (window 4, heads 3/6/12/24).
+:func:`slimkit.models.vit.swin_mini`, timm's ``SwinTransformer`` of the same shape (window 4, heads 3/6/12/24).
 
 Example:
     >>> import torch
@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from slimkit.models.fourier.aff_mixer import AFFMixer
 from slimkit.models.fourier.image_filter import ImageDomainFilter, channel_shuffle
 
-__all__ = ["HAFIDAF", "hafidaf_mini", "swin_mini"]
+__all__ = ["HAFIDAF", "hafidaf_mini"]
 
 
 class ShuffledMLP(nn.Module):
@@ -158,12 +158,3 @@ class HAFIDAF(nn.Module):
 def hafidaf_mini(num_classes: int = 10, in_channels: int = 3, **kwargs: Any) -> HAFIDAF:
     """HAFIDAF at the mini shape: widths 48/96/192/384, depths 2/2/2/2, 32×32 inputs."""
     return HAFIDAF(num_classes, in_channels, **kwargs)
-
-
-def swin_mini(num_classes: int = 10, in_channels: int = 3, **kwargs: Any) -> nn.Module:
-    """timm ``SwinTransformer`` of the mini shape (patch 2, window 4, heads 3/6/12/24), 32×32."""
-    from timm.models.swin_transformer import SwinTransformer
-
-    options = {"img_size": 32, "patch_size": 2, "window_size": 4, "embed_dim": 48,
-               "depths": (2, 2, 2, 2), "num_heads": (3, 6, 12, 24), **kwargs}  # fmt: skip
-    return SwinTransformer(num_classes=num_classes, in_chans=in_channels, **options)
