@@ -64,7 +64,6 @@ from slimkit.sparsity.config import DimSearchConfig
 from slimkit.surgery.transformer import (
     attention_blocks,
     check_kinds,
-    head_columns,
     prune_dims,
     searchable_dims,
 )
@@ -186,10 +185,8 @@ class DimSearch(TrainingTerm):
         for (kind, name), gate in self.gates.items():
             g = gate.detach()
             if kind == "heads":
-                attn = self.blocks[name].attn
-                d = attn.qkv.out_features // (3 * attn.num_heads)
-                for h in range(attn.num_heads):
-                    attn.proj.weight[:, head_columns(torch.tensor([h]), d)] *= g[h]
+                proj = self.blocks[name].attn.proj  # columns: heads x head_dim, head-major
+                proj.weight.view(proj.out_features, g.numel(), -1).mul_(g[None, :, None])
             elif kind == "mlp":
                 self.blocks[name].mlp.fc2.weight.mul_(g[None, :])
             else:

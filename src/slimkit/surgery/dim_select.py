@@ -36,7 +36,6 @@ from slimkit.surgery.transformer import (
     DimSurgeryError,
     Removal,
     attention_blocks,
-    head_columns,
     prune_dims,
     searchable_dims,
 )
@@ -53,12 +52,7 @@ def _l1(model: nn.Module, kind: str, name: str) -> torch.Tensor:
         heads = attn.num_heads
         d = attn.qkv.out_features // (3 * heads)
         qkv = attn.qkv.weight.abs().reshape(3, heads, d, -1).sum(dim=(0, 2, 3))
-        proj = torch.stack(
-            [
-                attn.proj.weight[:, head_columns(torch.tensor([h]), d)].abs().sum()
-                for h in range(heads)
-            ]
-        )
+        proj = attn.proj.weight.abs().reshape(attn.proj.out_features, heads, d).sum(dim=(0, 2))
         return qkv + proj
     if kind == "mlp":
         mlp = blocks[name].mlp
