@@ -47,3 +47,24 @@ def test_cifar_sidt_recipes_at_a_tiny_budget(name: str, tmp_path: Path, cifar10_
     assert prune["rule"] == "dims" and prune["params_fraction_removed"] >= 0.4  # the budget
     assert report["final"]["params"] <= 0.6 * report["initial"]["params"]
     assert export["max_abs_diff"] <= 1e-4
+
+
+@pytest.mark.slow  # about 30 s: 2 + 1 epochs on 32 shapes images
+def test_shapes_swin_sidt_detection_recipe_at_a_tiny_budget(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    overrides = ["runtime.quiet=true", "stages.0.epochs=2", "stages.0.eval_every=2",
+                 "stages.2.epochs=1", "stages.2.eval_every=1", "data.kwargs.n_train=32",
+                 "data.kwargs.n_val=16"]  # fmt: skip
+    recipe = load_recipe(REPO / "recipes" / "shapes_swin_sidt.yaml", overrides)
+    run_recipe(recipe, out, echo=lambda line: None)
+    report = json.loads((out / "report.json").read_text())
+    validate_report(report)
+    prune = next(s for s in report["stages"] if s["kind"] == "prune")
+    export = next(s for s in report["stages"] if s["kind"] == "export")
+    assert prune["searched_module"] == "backbone.body.body"
+    assert set(prune["dims_removed"]) == {"heads", "mlp"}
+    assert 1 - prune["searched_params_after"] / prune["searched_params_before"] >= 0.4  # budget
+    assert prune["output_change"] <= 1e-5  # masked heads/MLP units removed: exact
+    assert export["max_abs_diff"] <= 1e-4
+    assert report["final"]["params"] < report["initial"]["params"]
+    assert "map" in report["final"]["metrics"]

@@ -22,7 +22,8 @@ Backbones (``backbone=``):
 - a CIFAR ResNet of the zoo (``resnet20``, ``resnet8_tiny``, ... with ``backbone_kwargs`` such
   as ``widths``): its stages with a strided stem (``stem_stride`` 1, 2 or 4: a stride-2 first
   conv, then a 3x3 max-pool for 4), since CIFAR stems keep full resolution;
-- ``timm:NAME``: ``timm.create_model(NAME, features_only=True, pretrained=False)``;
+- ``timm:NAME``: ``timm.create_model(NAME, features_only=True, pretrained=False)``; levels that
+  timm returns channels-last (Swin) are permuted to NCHW;
 - ``tv:resnet18`` (or another torchvision ResNet/ResNeXt): its four stages, ``weights=None``;
 - a zoo model with a ``features(x)`` method and ``feature_channels`` / ``feature_strides``
   attributes (the Fourier backbones ``afidaf_tiny``, ``affnet_xs_cifar``...): those levels, the
@@ -145,9 +146,14 @@ class TimmFeatures(FeatureBackbone):
         )
         self.channels = [int(c) for c in self.body.feature_info.channels()]
         self.strides = [int(r) for r in self.body.feature_info.reduction()]
+        fmt = getattr(self.body, "output_fmt", "NCHW")
+        self.channels_last_output = str(getattr(fmt, "value", fmt)) == "NHWC"  # Swin's levels
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self.body(x))
+        feats = list(self.body(x))
+        if self.channels_last_output:
+            feats = [f.permute(0, 3, 1, 2) for f in feats]  # (N, H, W, C) -> (N, C, H, W)
+        return feats
 
 
 class TorchvisionResNetFeatures(FeatureBackbone):

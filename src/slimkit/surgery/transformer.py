@@ -1,6 +1,8 @@
 """Transformer dimension surgery: remove embedding dims, attention heads and MLP units physically.
 
-Works on timm's ``VisionTransformer`` (ViT, DeiT, also distilled DeiT) and ``SwinTransformer``.
+Works on timm's ``VisionTransformer`` (ViT, DeiT, also distilled DeiT) and ``SwinTransformer``,
+and on any model that contains their blocks (e.g. an FCOS detector on a ``features_only`` Swin:
+heads and MLP units only, since a block's output width feeds layers outside the transformer).
 Three dimension kinds (SiDT, digest ``sidt_rarts_eye.md`` §2.3; which kinds SiDT searches is
 [reconstructed]):
 
@@ -49,6 +51,7 @@ __all__ = [
     "prune_dims",
     "prune_dims_edit",
     "searchable_dims",
+    "searched_module",
     "transformer_family",
 ]
 
@@ -60,8 +63,17 @@ class DimSurgeryError(ValueError):
     """A model or a removal that transformer dimension surgery cannot handle (one-line message)."""
 
 
+def _block_types() -> tuple[type, ...]:
+    from timm.models.swin_transformer import SwinTransformerBlock
+    from timm.models.vision_transformer import Block, ResPostBlock
+
+    return (Block, ResPostBlock, SwinTransformerBlock)
+
+
 def transformer_family(model: nn.Module) -> str:
-    """``"vit"`` or ``"swin"``; a one-line error for any other model (no attention to search)."""
+    """``"vit"`` or ``"swin"`` for a timm ViT/DeiT or Swin; ``"blocks"`` for a model that contains
+    their blocks (a detector on a ``features_only`` Swin, say: heads and MLP units are searchable,
+    the shared embedding is not); a one-line error for any other model (no attention to search)."""
     from timm.models.swin_transformer import SwinTransformer
     from timm.models.vision_transformer import VisionTransformer
 
@@ -69,9 +81,11 @@ def transformer_family(model: nn.Module) -> str:
         return "vit"
     if isinstance(model, SwinTransformer):
         return "swin"
+    if any(isinstance(m, _block_types()) for m in model.modules()):
+        return "blocks"
     raise DimSurgeryError(
         f"model {type(model).__name__} has no attention blocks that dimension search knows "
-        "(timm VisionTransformer/DeiT or SwinTransformer)"
+        "(timm VisionTransformer/DeiT or SwinTransformer, or a model that contains their blocks)"
     )
 
 
@@ -80,10 +94,12 @@ def attention_blocks(model: nn.Module) -> dict[str, nn.Module]:
     from timm.layers import Mlp
 
     family = transformer_family(model)
-    prefix = "blocks." if family == "vit" else "layers."
+    prefix = {"vit": "blocks.", "swin": "layers."}.get(family, "")
     blocks = {}
     for name, module in model.named_modules():
         if not name.startswith(prefix) or not hasattr(module, "attn"):
+            continue
+        if family == "blocks" and not isinstance(module, _block_types()):
             continue
         attn, mlp = module.attn, getattr(module, "mlp", None)
         if not (hasattr(attn, "qkv") and hasattr(attn, "proj") and type(mlp) is Mlp):
@@ -99,6 +115,24 @@ def attention_blocks(model: nn.Module) -> dict[str, nn.Module]:
     if not blocks:
         raise DimSurgeryError(f"model {type(model).__name__} has no attention blocks")
     return blocks
+
+
+def searched_module(model: nn.Module) -> tuple[str, nn.Module]:
+    """The smallest submodule that holds every attention block (``("", model)`` for a plain
+    ViT/Swin; the backbone's transformer inside a detector): what a budget and the output change
+    are measured on."""
+    if transformer_family(model) != "blocks":
+        return "", model
+    parts = [name.split(".") for name in attention_blocks(model)]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    if len(parts) == 1 or len(common) == len(parts[0]):
+        common = common[:-1]  # one block: its parent
+    name = ".".join(common)
+    return name, model.get_submodule(name) if name else model
 
 
 def _head_dim(attn: nn.Module) -> int:
