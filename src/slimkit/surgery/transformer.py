@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -124,11 +125,7 @@ def searched_module(model: nn.Module) -> tuple[str, nn.Module]:
     if transformer_family(model) != "blocks":
         return "", model
     parts = [name.split(".") for name in attention_blocks(model)]
-    common: list[str] = []
-    for level in zip(*parts, strict=False):
-        if len(set(level)) > 1:
-            break
-        common.append(level[0])
+    common = os.path.commonprefix(parts)  # element-wise on lists: the shared leading names
     if len(parts) == 1 or len(common) == len(parts[0]):
         common = common[:-1]  # one block: its parent
     name = ".".join(common)
