@@ -178,17 +178,25 @@ class RunContext:
         self, description: str = "eval", split: str = "test", model: Any = None
     ) -> EvalResult:
         """The task's metrics on ``split`` (all ranks). Evaluating the run's own model on the
-        test split also updates ``final`` (what the report shows)."""
-        result = evaluate(
-            model if model is not None else self.model.module,
-            self.loader(split),
-            task=self.task,
-            device=self.device,
-            dist=self.dist,
-            amp=self.recipe.runtime.amp,
-            bars=self.bars,
-            description=description,
-        )
+        test split also updates ``final`` (what the report shows). Before a test evaluation the
+        task may pick a setting on the validation split (:meth:`Task.calibrate`)."""
+        net = model if model is not None else self.model.module
+
+        def run(split: str, description: str) -> EvalResult:
+            return evaluate(
+                net,
+                self.loader(split),
+                task=self.task,
+                device=self.device,
+                dist=self.dist,
+                amp=self.recipe.runtime.amp,
+                bars=self.bars,
+                description=description,
+            )
+
+        if split == "test" and self.data.val is not None:
+            self.task.calibrate(lambda: run("val", f"{description} (val calibration)").metrics)
+        result = run(split, description)
         if model is None and split == "test":
             self.final.metrics = dict(result.metrics)
             self.final.headline = {"name": result.headline_name, "value": result.headline}
@@ -506,6 +514,7 @@ def build_run(
 
     data = load_data(recipe)
     task = build_task(recipe)
+    task.check_splits(data)
     try:
         handle = SlimModel.build(
             recipe.model.name,
@@ -566,16 +575,66 @@ def _target_plan(ctx: RunContext) -> Any:
 
     saved = ctx.path("target_plan.json")
     if ctx.resume and saved.is_file():
-        return TargetPlan.from_dict(json.loads(saved.read_text(encoding="utf-8")))
-    plan = plan_target(ctx.recipe, ctx.model.module, ctx.model.input_size)
-    shares = ", ".join(f"stages[{s.index}] {s.kind} {s.share:.3f}" for s in plan.stages)
-    ctx.echo(
-        f"target {plan.quantity} {plan.fraction:.3f} of {plan.reference:,.3f} "
-        f"(reachable down to {plan.closest:.3f}): {shares}"
-    )
-    if ctx.dist.is_main:
-        plan.save(saved)
+        plan = TargetPlan.from_dict(json.loads(saved.read_text(encoding="utf-8")))
+    else:
+        plan = plan_target(ctx.recipe, ctx.model.module, ctx.model.input_size)
+        shares = ", ".join(f"stages[{s.index}] {s.kind} {s.share:.3f}" for s in plan.stages)
+        ctx.echo(
+            f"target {plan.quantity} {plan.fraction:.3f} of {plan.reference:,.3f} "
+            f"(reachable down to {plan.closest:.3f}): {shares}"
+        )
+        if plan.quantity == "latency":
+            plan.reference_onnx = "target_reference.onnx"
+            if ctx.dist.is_main:
+                _export_current_model(ctx, ctx.path(plan.reference_onnx))
+        if ctx.dist.is_main:
+            plan.save(saved)
+        barrier(ctx.dist)
+    reference = ctx.path(plan.reference_onnx) if plan.reference_onnx else None
+    if reference is not None and reference.is_file():
+        # candidates are timed beside the dense model, at the machine speed of the plan
+        plan.latency_cache.reference_onnx = str(reference)
+        plan.latency_cache.reference_ms = plan.reference
     return plan
+
+
+def _export_current_model(ctx: RunContext, path: Path) -> None:
+    """The model as it is now, as an fp32 ONNX file at ``path`` (checked against torch)."""
+    from slimkit.measure.onnx_export import export_onnx
+
+    dynamic = ctx.task.dynamic_batch
+    module = copy.deepcopy(ctx.model.module).cpu().eval()
+    export_onnx(
+        module, path, ctx.model.input_size, dynamic_batch=dynamic, check_batch=2 if dynamic else 1
+    )
+
+
+def _paired_target_latency(ctx: RunContext, final_onnx: str | None) -> tuple[float, float] | None:
+    """(dense, final) ORT ms of a latency target, timed in alternation (None without a reference).
+
+    The final model's file is the exported one when the run has an export stage (what the measure
+    stage timed, int8 included), else a fresh export of the final model."""
+    import tempfile
+
+    from slimkit.measure.latency import paired_ort_latency
+
+    plan = ctx.target_plan
+    if plan.quantity != "latency" or not plan.reference_onnx:
+        return None
+    reference = ctx.path(plan.reference_onnx)
+    if not reference.is_file():
+        return None
+    with tempfile.TemporaryDirectory(prefix="slimkit-target-") as tmp:
+        final = ctx.path(final_onnx) if final_onnx else Path(tmp) / "final.onnx"
+        if not final_onnx:
+            _export_current_model(ctx, final)
+        dense_ms, final_ms = paired_ort_latency(
+            [reference, final],
+            ctx.model.input_size,
+            batch_size=plan.batch_size or 1,
+            threads=plan.threads,
+        )
+    return dense_ms, final_ms
 
 
 def run_stages(ctx: RunContext) -> list[dict[str, Any]]:
@@ -696,8 +755,9 @@ def finish_run(
         "total_seconds": round(time.perf_counter() - started, 3),
     }
     if ctx.target_plan is not None:
+        paired = _paired_target_latency(ctx, final.onnx_path) if ctx.dist.is_main else None
         report["target"] = ctx.target_plan.outcome(
-            figures["macs"], figures["params"], final.latency_ms
+            figures["macs"], figures["params"], final.latency_ms, paired_ms=paired
         )
     if ctx.dist.is_main:
         save_artifact(ctx.model, final_model)

@@ -103,6 +103,10 @@ class Recipe(Config):
                     "training set: set data.val_fraction (e.g. 0.5, as DARTS) or "
                     "data.val_per_class"
                 )
+        if getattr(self.task, "threshold", None) == "val" and not carved:
+            raise ValueError(
+                "task.threshold: 'val' needs a validation split; set data.val_fraction"
+            )
         return self
 
     @model_validator(mode="after")

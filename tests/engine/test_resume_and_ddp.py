@@ -165,6 +165,7 @@ def test_resume_refuses_non_empty_dir_without_flag(tmp_path: Path) -> None:
 DDP_TOLERANCE = 1e-5  # measured here: 6e-8 after 2 epochs
 
 
+@pytest.mark.slow  # 35 s on 2 cores: on CI's slow line to keep the fast line under 10 min
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun test runs on Linux")
 def test_torchrun_two_processes_match_one_process_doubled_batch(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path / "r.yaml", "lenet5", 32, epochs=2, threads=1)

@@ -81,6 +81,8 @@ def test_eye_openness_cpu_recipe_at_a_tiny_budget(tmp_path: Path) -> None:
     )
     metrics = report["final"]["metrics"]
     assert set(NAMES) <= set(metrics) and metrics["auc_cew"] > 0.7  # measured 0.803
+    # threshold: val -> picked on the validation split (0.5 is the uncalibrated fallback)
+    assert 0 < metrics["threshold_cew"] < 1 and metrics["threshold_cew"] != 0.5, metrics
     assert report["final"]["params"] > 0 and report["stages"][1]["max_abs_diff"] <= 1e-4
 
 

@@ -104,6 +104,40 @@ def test_metrics_names_and_values() -> None:
     assert math.isfinite(m["loss"])
 
 
+def _real_metrics(task, pred: list[float], labels: list[float]) -> dict[str, float]:
+    metric = task.new_metric()
+    y = _rows(labels, [REAL] * len(labels))
+    metric.update(torch.logit(torch.tensor(pred))[:, None], (None, y))
+    return metric.compute()
+
+
+def test_threshold_val_is_picked_on_validation_and_used_on_test() -> None:
+    task = build_eye_openness(EyeOpennessTaskConfig(threshold="val", align="none"))
+    test_pred, test_labels = [0.1, 0.2, 0.3, 0.6, 0.7], [0.0, 0.0, 1.0, 1.0, 1.0]
+    before = _real_metrics(task, test_pred, test_labels)
+    assert before["threshold_cew"] == 0.5 and before["acc_cew"] == pytest.approx(0.8)
+    # validation: closed up to 0.2, open from 0.3 -> best cut halfway, 0.25
+    task.calibrate(lambda: _real_metrics(task, [0.05, 0.2, 0.3, 0.9], [0.0, 0.0, 1.0, 1.0]))
+    assert task.chosen_threshold == pytest.approx(0.25) and not task.choosing
+    after = _real_metrics(task, test_pred, test_labels)
+    assert after["threshold_cew"] == pytest.approx(0.25) and after["acc_cew"] == 1.0
+    fixed = build_eye_openness(EyeOpennessTaskConfig(threshold=0.35))
+    fixed.calibrate(lambda: pytest.fail("a fixed threshold must not evaluate the val split"))
+    assert _real_metrics(fixed, test_pred, test_labels)["threshold_cew"] == 0.35
+
+
+def test_threshold_val_without_a_val_split_is_one_line_error() -> None:
+    from slimkit.recipes import recipe_from_dict
+
+    recipe = {"model": {"name": "resnet8_tiny"}, "data": {"name": "eye_mix"},
+              "task": {"name": "eye_openness", "threshold": "val"},
+              "stages": [{"kind": "train", "epochs": 1}]}  # fmt: skip
+    with pytest.raises(Exception, match="task.threshold: 'val' needs a validation split"):
+        recipe_from_dict(recipe)
+    recipe["data"]["val_fraction"] = 0.1
+    assert recipe_from_dict(recipe).task.threshold == "val"
+
+
 def test_bad_task_settings_and_targets() -> None:
     with pytest.raises(ValueError, match="t_closed"):
         build_eye_openness(EyeOpennessTaskConfig(t_closed=0.6, t_open=0.4))

@@ -76,3 +76,23 @@ def test_measure_model(tiny_net: nn.Module) -> None:
     assert set(out) == {"params", "macs"} and out["params"] > 0 and out["macs"] > 0
     out = measure_model(tiny_net, SIZE, batch_sizes=(1,), runtimes=("torch", "ort"), **FAST)
     _assert_timings(out["latency_ms"], ["torch_bs1", "ort_bs1"])
+
+
+def test_paired_latency_orders_models_and_rejects_bad_input(tmp_path: Path) -> None:
+    from slimkit.measure import paired_ort_latency
+
+    small = export_onnx(nn.Conv2d(3, 8, 3), tmp_path / "small.onnx", (3, 32, 32)).path
+    big = export_onnx(nn.Conv2d(3, 128, 3), tmp_path / "big.onnx", (3, 32, 32)).path
+    small_ms, big_ms = paired_ort_latency(
+        [small, big], (3, 32, 32), batch_size=8, threads=1, rounds=3
+    )
+    # 16x the MACs and output bytes: measured ratio about 0.1 on 2 cores
+    assert 0 < small_ms < 0.6 * big_ms, (small_ms, big_ms)
+    with pytest.raises(ValueError, match="onnx_paths: no such file"):
+        paired_ort_latency([small, tmp_path / "missing.onnx"], (3, 32, 32))
+    with pytest.raises(ValueError, match="onnx_paths: expected at least one"):
+        paired_ort_latency([], (3, 32, 32))
+    fixed = export_onnx(nn.Conv2d(3, 8, 3), tmp_path / "fixed.onnx", (3, 32, 32),
+                        dynamic_batch=False, check_batch=1).path  # fmt: skip
+    with pytest.raises(ValueError, match="fixed batch of 1"):
+        paired_ort_latency([fixed], (3, 32, 32), batch_size=4)

@@ -66,6 +66,7 @@ def test_digits_darts_search_recipe(tmp_path: Path) -> None:
     )  # measured 60 s on 2 quiet cores (bar: 90 s); slack for CI
 
 
+@pytest.mark.slow  # 12-18 s each on 2 cores: on CI's slow line to keep the fast line under 10 min
 @pytest.mark.parametrize(
     ("recipe", "method", "passes"),
     [
@@ -164,6 +165,7 @@ def test_val_split_smaller_than_a_batch_is_one_line(tmp_path: Path) -> None:
         run_recipe(cfg, tmp_path / "run", echo=lambda line: None)
 
 
+@pytest.mark.slow  # 54 s on 2 cores: on CI's slow line to keep the fast line under 10 min
 def test_search_resumes_exactly_after_an_interrupt(tmp_path: Path, monkeypatch) -> None:
     from slimkit.nas.search import ArchitectureSearch
 

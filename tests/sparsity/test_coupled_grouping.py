@@ -61,6 +61,7 @@ def test_grouping_needs_a_group_penalty() -> None:
         BNSparsityConfig(name="bn_sparsity", penalty="l1", grouping="coupled")
 
 
+@pytest.mark.slow  # 35 s on 2 cores: on CI's slow line to keep the fast line under 10 min
 def test_coupled_grouping_removes_residual_stream_channels(tmp_path: Path) -> None:
     recipe = {
         "name": "coupled",

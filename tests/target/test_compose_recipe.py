@@ -102,9 +102,14 @@ def test_cifar10_compose_recipe_meets_its_latency_target(tmp_path: Path, cifar10
     target = report["target"]
     assert target["quantity"] == "latency" and target["batch_size"] == 32
     assert [round(s["share"], 3) for s in target["stages"]] == [0.6, 0.5]
-    # acceptance: final ORT batch-32 latency <= 1.1 x half the dense one; measured 0.50-0.52 at
-    # this budget (0.43 in the full run, benchmarks/results/compose.md); 0.6 leaves room for noise
+    # acceptance: final ORT batch-32 latency <= 1.1 x half the dense one, the two timed in
+    # alternation at the end of the run (target.paired_ms: a CI host that slowed down after the
+    # start measured 0.61 against the start's reference before). Measured 0.50-0.52 at this budget
+    # (0.43 in the full run, benchmarks/results/compose.md); 0.6 leaves room for noise
+    paired = target["paired_ms"]
+    assert target["achieved_fraction"] == paired["final"] / paired["dense"]
     assert target["achieved_fraction"] <= 0.6, target
+    assert (out / "target_reference.onnx").is_file()
     kinds = [s["kind"] for s in report["stages"]]
     assert kinds == ["train", "prune", "train", "factorize", "train", "export", "measure"]
     assert (out / "model.onnx").exists()

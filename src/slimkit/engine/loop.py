@@ -245,6 +245,26 @@ class Trainer:
             history=self.history,
         )
 
+    def _evaluate_val_then_test(self, epoch: int) -> dict[str, float]:
+        """``val_*`` and ``test_*`` metrics of an epoch. The validation pass runs first, through
+        :meth:`Task.calibrate` when the task picks a setting there (e.g. a decision threshold),
+        so the test pass uses what it picked."""
+        record: dict[str, float] = {}
+        if self.val_loader is not None:
+            runs: list[EvalResult] = []
+
+            def run_val() -> dict[str, float]:
+                runs.append(self._evaluate(self.val_loader, epoch, "val"))  # type: ignore[arg-type]
+                return runs[-1].metrics
+
+            self.task.calibrate(run_val)
+            val = runs[-1] if runs else self._evaluate(self.val_loader, epoch, "val")
+            record.update({f"val_{k}": v for k, v in val.metrics.items()})  # type: ignore[union-attr]
+        test = self._evaluate(self.test_loader, epoch, "test")
+        if test is not None:
+            record.update({f"test_{k}": v for k, v in test.metrics.items()})
+        return record
+
     def _evaluate(
         self, loader: Iterable[Any] | None, epoch: int, split: str = "test"
     ) -> EvalResult | None:
@@ -364,10 +384,7 @@ class Trainer:
         last_epoch = epoch + 1 == self.epochs
         due = last_epoch or (epoch + 1) % self.eval_every == 0
         if due:
-            for split, loader in (("val", self.val_loader), ("test", self.test_loader)):
-                result = self._evaluate(loader, epoch + 1, split)
-                if result is not None:
-                    record.update({f"{split}_{k}": v for k, v in result.metrics.items()})
+            record.update(self._evaluate_val_then_test(epoch + 1))
         for term in self.terms:
             record.update(term.epoch_metrics(model))
         self.history.append(record)

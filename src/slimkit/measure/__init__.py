@@ -18,6 +18,7 @@ from slimkit._lazy import lazy_exports
 
 _EXPORTS = {
     "measure_latency": "slimkit.measure.latency",
+    "paired_ort_latency": "slimkit.measure.latency",
     "count_macs": "slimkit.measure.macs",
     "macs_by_module": "slimkit.measure.macs",
     "fft_macs": "slimkit.measure.macs",

@@ -72,36 +72,72 @@ def architecture_key(module: nn.Module) -> tuple:
 class LatencyCache:
     """ONNX Runtime latency (ms) of candidate models, measured once per architecture.
 
+    With ``reference_onnx`` and ``reference_ms`` set (a latency target's dense model and its
+    timing when the plan was made), each candidate is timed in alternating blocks beside the
+    dense file (:func:`slimkit.measure.latency.paired_ort_latency`) and reported as
+    ``reference_ms x candidate / dense``: its latency at the machine speed of the plan, so a
+    machine that slows down or speeds up during the run does not move the budget's yardstick.
+
     Attributes:
         batch_size: the batch the latency is measured at.
         threads: intra-op threads of the ORT session.
-        repeats: timed runs (median) after ``warmup`` untimed runs.
+        repeats: timed runs (median) after ``warmup`` untimed runs (unpaired timing).
+        reference_onnx: the dense model's ONNX file (``None``: candidates are timed alone).
+        reference_ms: the dense model's latency the budget's limit was computed from.
+        paired_rounds: blocks per file of a paired timing (4 timed runs each).
     """
 
     batch_size: int = 1
     threads: int = 2
     repeats: int = 15
     warmup: int = 3
+    reference_onnx: str | None = None
+    reference_ms: float | None = None
+    paired_rounds: int = 4
     timings: dict[tuple, float] = field(default_factory=dict)
 
     def __call__(self, module: nn.Module, input_size: tuple[int, int, int]) -> float:
         """Median ORT milliseconds of ``module`` at ``batch_size`` (cached)."""
         key = architecture_key(module)
         if key not in self.timings:
-            from slimkit.measure.latency import measure_latency
-
             trial = copy.deepcopy(module).cpu().to(memory_format=torch.contiguous_format)
-            measured = measure_latency(
-                trial,
-                input_size,
-                batch_sizes=(self.batch_size,),
-                threads=self.threads,
-                warmup=self.warmup,
-                repeats=self.repeats,
-                runtimes=("ort",),
-            )
-            self.timings[key] = measured[f"ort_bs{self.batch_size}"]
+            if self.reference_onnx is not None and self.reference_ms is not None:
+                self.timings[key] = self._paired(trial, input_size)
+            else:
+                from slimkit.measure.latency import measure_latency
+
+                measured = measure_latency(
+                    trial,
+                    input_size,
+                    batch_sizes=(self.batch_size,),
+                    threads=self.threads,
+                    warmup=self.warmup,
+                    repeats=self.repeats,
+                    runtimes=("ort",),
+                )
+                self.timings[key] = measured[f"ort_bs{self.batch_size}"]
         return self.timings[key]
+
+    def _paired(self, trial: nn.Module, input_size: tuple[int, int, int]) -> float:
+        import tempfile
+        from pathlib import Path
+
+        from slimkit.measure.latency import paired_ort_latency
+        from slimkit.measure.onnx_export import export_onnx
+
+        assert self.reference_onnx is not None and self.reference_ms is not None
+        with tempfile.TemporaryDirectory(prefix="slimkit-candidate-") as tmp:
+            path = Path(tmp) / "candidate.onnx"
+            export_onnx(trial, path, input_size, dynamic_batch=True)
+            dense_ms, candidate_ms = paired_ort_latency(
+                [self.reference_onnx, path],
+                input_size,
+                batch_size=self.batch_size,
+                threads=self.threads,
+                block=4,
+                rounds=self.paired_rounds,
+            )
+        return self.reference_ms * candidate_ms / dense_ms
 
 
 @dataclass

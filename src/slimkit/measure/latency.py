@@ -165,3 +165,77 @@ def measure_latency(
     if bad:
         raise RuntimeError(f"measure_latency: non-positive or non-finite timings {bad}")
     return {f"{rt}_bs{b}": result[f"{rt}_bs{b}"] for rt in chosen for b in batches}
+
+
+def paired_ort_latency(
+    onnx_paths: Sequence[str | Path],
+    input_size: tuple[int, int, int],
+    *,
+    batch_size: int = 1,
+    threads: int = 2,
+    warmup: int = 2,
+    block: int = 5,
+    rounds: int = 6,
+) -> list[float]:
+    """Median ORT milliseconds of several ONNX files timed in alternating blocks, for a fair ratio.
+
+    ``measure_latency`` times one model after another, so a machine that slows down in between
+    (another job, frequency scaling) biases the ratio of two timings. Here each round times every
+    file for one block (the order alternates between rounds), so slow phases hit all of them
+    alike. Each block opens its own session and closes it afterwards: two live sessions would
+    compete, the idle one's thread pool spin-waiting on the cores the other one needs (measured:
+    alternating single runs of two live sessions doubled a ResNet-20's batch-32 time). Same
+    session settings and seeded input as ``measure_latency``.
+
+    Args:
+        onnx_paths: ``.onnx`` files taking one ``(batch, C, H, W)`` float input.
+        input_size: per-sample input shape ``(C, H, W)``.
+        batch_size: the batch to time (the files need a dynamic batch axis or this batch).
+        threads: ORT intra-op threads.
+        warmup: untimed runs at the start of each block.
+        block: timed runs per block.
+        rounds: blocks per file (the median over all ``rounds x block`` runs is reported).
+
+    Returns:
+        The median milliseconds per file, in the order given.
+
+    Example:
+        >>> import tempfile, os
+        >>> from torch import nn
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     small, big = os.path.join(d, "s.onnx"), os.path.join(d, "b.onnx")
+        ...     _ = export_onnx(nn.Conv2d(3, 4, 3), small, (3, 16, 16))
+        ...     _ = export_onnx(nn.Conv2d(3, 64, 3), big, (3, 16, 16))
+        ...     ms = paired_ort_latency([small, big], (3, 16, 16), batch_size=8, rounds=2)
+        >>> len(ms), all(m > 0 for m in ms)
+        (2, True)
+    """
+    input_size = check_input_size(input_size)
+    batch_size = check_positive_int("batch_size", batch_size)
+    threads = check_positive_int("threads", threads)
+    warmup = check_positive_int("warmup", warmup, minimum=0)
+    block = check_positive_int("block", block)
+    rounds = check_positive_int("rounds", rounds)
+    paths = [Path(p) for p in onnx_paths]
+    if not paths:
+        raise ValueError("onnx_paths: expected at least one .onnx file, got none")
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"onnx_paths: no such file {str(path)!r}")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn((batch_size, *input_size), generator=gen).numpy()
+    times: list[list[float]] = [[] for _ in paths]
+    for r in range(rounds):
+        order = range(len(paths)) if r % 2 == 0 else reversed(range(len(paths)))
+        for i in order:
+            session = ort_session(paths[i], threads)
+            _check_ort_batch(session, paths[i], [batch_size])
+            feed = {session.get_inputs()[0].name: x}
+            for _ in range(warmup):
+                session.run(None, feed)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                session.run(None, feed)
+                times[i].append(time.perf_counter() - t0)
+            del session
+    return [statistics.median(t) * 1e3 for t in times]

@@ -72,6 +72,8 @@ class TargetPlan:
         threads: ORT threads of latency measurements.
         tolerance: relative excess the report still calls met.
         closest: the smallest fraction the guards allow (checked at the start).
+        reference_onnx: the dense model's ONNX file in the run directory (latency targets), so
+            the end of the run can time it again beside the final model (:meth:`outcome`).
     """
 
     quantity: str
@@ -82,6 +84,7 @@ class TargetPlan:
     threads: int = 2
     tolerance: float = 0.05
     closest: float | None = None
+    reference_onnx: str | None = None
     _latency: LatencyCache | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -118,9 +121,22 @@ class TargetPlan:
         """The first budget ``prune`` stage after recipe index ``after`` (``None`` if none)."""
         return next((s for s in self.stages if s.kind == "prune" and s.index > after), None)
 
-    def outcome(self, macs: int, params: int, latency_ms: dict[str, float]) -> dict[str, Any]:
+    def outcome(
+        self,
+        macs: int,
+        params: int,
+        latency_ms: dict[str, float],
+        paired_ms: tuple[float, float] | None = None,
+    ) -> dict[str, Any]:
         """The report's ``target`` block: what was asked, what the final model has, and whether
-        it is within the tolerance (``met`` is ``None`` when a latency was not measured)."""
+        it is within the tolerance (``met`` is ``None`` when a latency was not measured).
+
+        For a latency target, ``paired_ms`` is ``(dense, final)`` ORT milliseconds timed in
+        alternation at the end of the run (:func:`slimkit.measure.latency.paired_ort_latency`);
+        when given, ``achieved_fraction`` and ``met`` use their ratio, which a machine that
+        slowed down or sped up since the start of the run does not bias. ``achieved`` stays the
+        measure stage's timing, ``reference`` the one the plan was made with.
+        """
         if self.quantity == "macs":
             achieved: float | None = float(macs)
         elif self.quantity == "params":
@@ -130,8 +146,14 @@ class TargetPlan:
         record = self.to_dict()
         record["limit"] = self.limit
         record["achieved"] = achieved
-        record["achieved_fraction"] = None if achieved is None else achieved / self.reference
-        record["met"] = None if achieved is None else achieved <= self.limit * (1 + self.tolerance)
+        fraction = None if achieved is None else achieved / self.reference
+        if paired_ms is not None:
+            record["paired_ms"] = {"dense": paired_ms[0], "final": paired_ms[1]}
+            fraction = paired_ms[1] / paired_ms[0]
+        record["achieved_fraction"] = fraction
+        record["met"] = (
+            None if fraction is None else fraction <= self.fraction * (1 + self.tolerance)
+        )
         return record
 
     def to_dict(self) -> dict[str, Any]:

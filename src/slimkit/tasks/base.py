@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -131,6 +132,14 @@ class Task:
     def num_outputs(self, splits: Any) -> int:
         """The size of the model's head for a dataset (``num_classes`` of the builder)."""
         return int(splits.num_classes)
+
+    def check_splits(self, splits: Any) -> None:
+        """Raise a one-line ``ValueError`` when the task cannot run on these splits."""
+
+    def calibrate(self, evaluate_val: Callable[[], dict[str, float]]) -> None:
+        """Called before each test evaluation of the run's model, when the run has a validation
+        split: a task that picks a setting on validation data (e.g. a decision threshold) calls
+        ``evaluate_val`` and keeps what it picked. The default picks nothing."""
 
     def example_input(self, input_size: tuple[int, int, int], batch: int = 1) -> torch.Tensor:
         """An input of the exported model's shape (ONNX export, latency)."""

@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -77,6 +77,8 @@ class EyeOpennessTaskConfig(TaskConfig):
     feature_layer: str | None = Field(
         None, description="module whose input is the aligned feature (default: the last Linear)"
     )
-    threshold: float = Field(
-        0.35, gt=0, lt=1, description="openness above it counts as open for acc_<real>"
+    threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["val"] = Field(
+        0.35,
+        description="openness above it counts as open for acc_<real>; 'val': the threshold with "
+        "the best accuracy on the validation split's real eyes (needs data.val_fraction)",
     )

@@ -13,7 +13,8 @@ probability is the openness: the "real only" baseline)
 ``feature_layer`` (default: the last Linear layer, i.e. the pooled backbone features).
 
 Evaluation (one pass over the test split, all ranks): ``auc_<real>`` (headline) and
-``acc_<real>`` (at ``threshold``) on the real rows, ``mae_synthetic`` and ``spearman_synthetic``
+``acc_<real>`` (at ``threshold``: fixed, or with ``threshold: val`` the one with the best accuracy
+on the validation split, reported as ``threshold_<real>``) on the real rows, ``mae_synthetic`` and ``spearman_synthetic``
 on the synthetic rows, ``monotonicity`` (the mean Spearman of prediction vs level over the sweep's
 identities) and ``loss``.
 
@@ -31,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +108,9 @@ class EyeMetric(Metric):
         labels = value[is_real] > 0.5
         if is_real.any() and labels.any() and not labels.all():
             result[f"auc_{real}"] = M.roc_auc(pred[is_real], labels)
-            result[f"acc_{real}"] = M.accuracy_at(pred[is_real], labels, self.task.threshold)
+            threshold = self.task.threshold_for(pred[is_real], labels)
+            result[f"acc_{real}"] = M.accuracy_at(pred[is_real], labels, threshold)
+            result[f"threshold_{real}"] = threshold
         else:
             result[f"auc_{real}"] = result[f"acc_{real}"] = math.nan
         syn = domain == SYNTHETIC
@@ -159,9 +163,39 @@ class EyeOpennessTask(Task):
     def real(self) -> str:
         return self.cfg.real
 
-    @property
-    def threshold(self) -> float:
-        return self.cfg.threshold
+    #: the threshold picked on the validation split (``threshold: val``), once calibrated
+    chosen_threshold: float | None = None
+    #: set while :meth:`calibrate` evaluates the validation split
+    choosing: bool = False
+
+    def threshold_for(self, pred: torch.Tensor, is_open: torch.Tensor) -> float:
+        """The openness threshold of ``acc_<real>``: the fixed one, the best on these predictions
+        while calibrating on the validation split, the one picked there afterwards, or 0.5 for
+        evaluations before any calibration (per-epoch curves of the first train stage)."""
+        if self.cfg.threshold != "val":
+            return float(self.cfg.threshold)
+        if self.choosing:
+            return M.best_threshold(pred, is_open)
+        return 0.5 if self.chosen_threshold is None else self.chosen_threshold
+
+    def check_splits(self, splits: Any) -> None:
+        if self.cfg.threshold == "val" and getattr(splits, "val", None) is None:
+            raise ValueError(
+                "task.threshold: 'val' needs a validation split; set data.val_fraction"
+            )
+
+    def calibrate(self, evaluate_val: Callable[[], dict[str, float]]) -> None:
+        """``threshold: val``: pick the threshold with the best accuracy on the validation
+        split's real eyes (:func:`slimkit.eye.metrics.best_threshold`)."""
+        if self.cfg.threshold != "val":
+            return
+        self.choosing = True
+        try:
+            picked = evaluate_val().get(f"threshold_{self.real}")
+        finally:
+            self.choosing = False
+        if picked is not None and math.isfinite(picked):
+            self.chosen_threshold = float(picked)
 
     def _align(self, feats: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
         f = feats.flatten(1).float()
