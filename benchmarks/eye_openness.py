@@ -83,7 +83,8 @@ def render(data: dict) -> str:
         f"Recipe `recipes/eye_openness_cpu.yaml` ({data['setup']['epochs']} epochs, train stage "
         "only), the same for every variant but one switch; test metrics, mean ± std over seeds "
         f"{data['setup']['seeds']}. AUC/accuracy on the 958 CEW test patches (accuracy at the "
-        "threshold each run picks on its validation split), MAE/Spearman on 1,000 held-out rendered eyes, monotonicity over "
+        "threshold each run picks on its validation split; synthetic_only has no real eyes there, so it "
+        "keeps the 0.5 fallback), MAE/Spearman on 1,000 held-out rendered eyes, monotonicity over "
         "50 rendered identities x 21 openness levels. MRL Eye is absent here: no `auc_mrl`.",
         "",
         "| variant | auc_cew | acc_cew | threshold_cew | mae_synthetic | spearman_synthetic "
