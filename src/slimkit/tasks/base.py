@@ -133,9 +133,6 @@ class Task:
         """The size of the model's head for a dataset (``num_classes`` of the builder)."""
         return int(splits.num_classes)
 
-    def check_splits(self, splits: Any) -> None:
-        """Raise a one-line ``ValueError`` when the task cannot run on these splits."""
-
     def calibrate(self, evaluate_val: Callable[[], dict[str, float]]) -> None:
         """Called before each test evaluation of the run's model, when the run has a validation
         split: a task that picks a setting on validation data (e.g. a decision threshold) calls

@@ -13,10 +13,10 @@ probability is the openness: the "real only" baseline)
 ``feature_layer`` (default: the last Linear layer, i.e. the pooled backbone features).
 
 Evaluation (one pass over the test split, all ranks): ``auc_<real>`` (headline) and
-``acc_<real>`` (at ``threshold``: fixed, or with ``threshold: val`` the one with the best accuracy
-on the validation split, reported as ``threshold_<real>``) on the real rows, ``mae_synthetic`` and ``spearman_synthetic``
-on the synthetic rows, ``monotonicity`` (the mean Spearman of prediction vs level over the sweep's
-identities) and ``loss``.
+``acc_<real>`` (at ``threshold``: fixed, or with ``threshold: val`` the one with the best
+accuracy on the validation split, reported as ``threshold_<real>``) on the real rows,
+``mae_synthetic`` and ``spearman_synthetic`` on the synthetic rows, ``monotonicity`` (the mean
+Spearman of prediction vs level over the sweep's identities) and ``loss``.
 
 Example:
     >>> import torch
@@ -170,19 +170,13 @@ class EyeOpennessTask(Task):
 
     def threshold_for(self, pred: torch.Tensor, is_open: torch.Tensor) -> float:
         """The openness threshold of ``acc_<real>``: the fixed one, the best on these predictions
-        while calibrating on the validation split, the one picked there afterwards, or 0.5 for
-        evaluations before any calibration (per-epoch curves of the first train stage)."""
+        while calibrating on the validation split, the one picked there afterwards, or 0.5 when
+        none was picked (a validation split without real eyes)."""
         if self.cfg.threshold != "val":
             return float(self.cfg.threshold)
         if self.choosing:
             return M.best_threshold(pred, is_open)
         return 0.5 if self.chosen_threshold is None else self.chosen_threshold
-
-    def check_splits(self, splits: Any) -> None:
-        if self.cfg.threshold == "val" and getattr(splits, "val", None) is None:
-            raise ValueError(
-                "task.threshold: 'val' needs a validation split; set data.val_fraction"
-            )
 
     def calibrate(self, evaluate_val: Callable[[], dict[str, float]]) -> None:
         """``threshold: val``: pick the threshold with the best accuracy on the validation
